@@ -1,0 +1,91 @@
+"""Static checks of the collection, run as tests so they count in the one test summary."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+MODULES = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if not p.stem.startswith("_"))
+ROLES = sorted(p.parent.parent.name for p in (ROOT / "roles").glob("*/tasks/main.yml"))
+
+
+def run(*argv: str, env: dict[str, str] | None = None, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "PATH": f"{BIN}:{os.environ['PATH']}"}
+    full_env.update(env or {})
+    return subprocess.run(argv, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def assert_ok(proc: subprocess.CompletedProcess[str]) -> None:
+    assert proc.returncode == 0, f"{proc.args} exited {proc.returncode}\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
+
+
+def test_ruff() -> None:
+    assert_ok(run(str(BIN / "ruff"), "check", "."))
+
+
+def test_ansible_lint_production() -> None:
+    targets = [t for t in ("site.yml", "playbooks", "roles") if (ROOT / t).exists()]
+    assert_ok(run(str(BIN / "ansible-lint"), "--profile", "production", "--offline", *targets))
+
+
+def test_changelog_lint() -> None:
+    assert_ok(run(str(BIN / "antsibull-changelog"), "lint"))
+
+
+def test_every_module_is_listed() -> None:
+    proc = run(str(BIN / "ansible-doc"), "-t", "module", "-l", "hive.swarm")
+    assert_ok(proc)
+    listed = set(re.findall(r"^hive\.swarm\.(\w+)", proc.stdout, re.M))
+    assert listed == set(MODULES)
+    expected = {"swarm_init", "swarm_join", "swarm_leave", "swarm_node", "swarm_node_info", "swarm_update"}
+    assert expected <= listed
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_doc_renders(module: str) -> None:
+    proc = run(str(BIN / "ansible-doc"), "-t", "module", f"hive.swarm.{module}")
+    assert_ok(proc)
+    assert f"hive.swarm.{module}" in proc.stdout
+    assert "EXAMPLES" in proc.stdout and "RETURN VALUES" in proc.stdout
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_doc_renders(role: str) -> None:
+    proc = run(str(BIN / "ansible-doc"), "-t", "role", f"hive.swarm.{role}")
+    assert_ok(proc)
+    assert "ENTRY POINT: main" in proc.stdout
+
+
+def test_galaxy_build_and_install(tmp_path: Path) -> None:
+    proc = run(str(BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path / "dist"))
+    assert_ok(proc)
+    tarballs = list((tmp_path / "dist").glob("hive-swarm-*.tar.gz"))
+    assert len(tarballs) == 1
+    dest = tmp_path / "collections"
+    assert_ok(run(str(BIN / "ansible-galaxy"), "collection", "install", "-p", str(dest), str(tarballs[0])))
+    installed = dest / "ansible_collections" / "hive" / "swarm"
+    assert (installed / "MANIFEST.json").is_file()
+    assert not (installed / ".venv").exists() and not (installed / ".collections").exists()
+    proc = run(str(BIN / "ansible-doc"), "-t", "module", "-l", "hive.swarm",
+               env={"ANSIBLE_COLLECTIONS_PATH": str(dest), "ANSIBLE_CONFIG": "/dev/null"})
+    assert_ok(proc)
+    assert "hive.swarm.swarm_init" in proc.stdout
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "bash scripts/test.sh" in readme
+    assert re.search(r"^exec bash scripts/test\.sh\s*$", ci, re.M)
+
+
+def test_ansible_test_sanity() -> None:
+    proc = run("bash", str(ROOT / "scripts" / "sanity.sh"), timeout=1500)
+    assert_ok(proc)
