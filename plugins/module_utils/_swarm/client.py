@@ -1,0 +1,399 @@
+# Copyright (c) hive.swarm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""SwarmClient: the one object modules use to talk to a Docker Engine's swarm endpoints.
+
+* Builds ``docker.APIClient`` explicitly from the common options (never ``from_env``: docker-py
+  7.x follows the CLI context there).
+* ``api_version: auto`` costs no extra request: the client starts with a fixed version, the first
+  ``GET /info`` goes to the unversioned path and the answer's ``Api-Version`` header becomes the
+  client's version (the same value docker-py's own negotiation would get from ``GET /version``).
+* Every Engine call goes through ``_call``: it is counted in ``calls`` and SDK/requests errors
+  become typed ``SwarmError``s carrying the HTTP status and the Engine's explanation.
+* ``POST /swarm/init`` and ``POST /swarm/join`` bodies are built here and posted with the SDK's
+  session (docker-py has no ``Availability`` there, and ``DataPathPort`` only from 6.0); all
+  other calls use public SDK methods. Tested with docker-py 5.0.3 (Debian 12) and 7.x.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import traceback
+from typing import Any, Callable, Optional
+
+from ansible_collections.hive.swarm.plugins.module_utils._swarm.errors import (
+    AmbiguousNode,
+    EngineUnreachable,
+    InvalidParameter,
+    NodeNotFound,
+    NotAManager,
+    NotInSwarm,
+    SwarmError,
+    SwarmLocked,
+    UnsupportedOption,
+    UpdateConflict,
+    WaitTimeout,
+    from_api_error,
+)
+from ansible_collections.hive.swarm.plugins.module_utils._swarm.options import (
+    DEFAULT_DOCKER_HOST,
+    DEFAULT_TIMEOUT,
+    OPTION_REQUIREMENTS,
+    version_lt,
+)
+
+try:
+    import docker
+    import requests
+    from docker import errors as docker_errors
+    from docker.tls import TLSConfig
+    from requests.adapters import HTTPAdapter
+
+    HAS_DOCKER = True
+    DOCKER_IMPORT_ERROR: Optional[str] = None
+    SDK_VERSION: Optional[str] = getattr(docker, "__version__", None)
+except ImportError:
+    HAS_DOCKER = False
+    DOCKER_IMPORT_ERROR = traceback.format_exc()
+    SDK_VERSION = None
+
+# Version used to build the APIClient before /info told us the Engine's (never sent when the
+# first call is the unversioned /info). docker-py's own minimum.
+PLACEHOLDER_API_VERSION = "1.24"
+UPDATE_ATTEMPTS = 5
+POLL_INTERVAL = 0.5
+SWARM_STATES = ("inactive", "pending", "active", "error", "locked")
+
+
+def new_api_client(**kwargs: Any) -> Any:
+    """The SDK client constructor (unit tests replace this with a fake)."""
+    return docker.APIClient(**kwargs)
+
+
+def _hostname_adapter(hostname: str) -> Any:
+    """A requests adapter that checks the server certificate against ``hostname`` (tls_hostname).
+    docker-py 7 dropped TLSConfig(assert_hostname=...), so this works the same on every SDK."""
+
+    class _TLSHostnameAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["assert_hostname"] = hostname
+            kwargs["server_hostname"] = hostname
+            super().init_poolmanager(*args, **kwargs)
+
+    return _TLSHostnameAdapter()
+
+
+class SwarmClient:
+    """Engine access for one module run. Cheap to create: no request until the first call."""
+
+    def __init__(self, params: dict[str, Any], api_factory: Optional[Callable[..., Any]] = None) -> None:
+        self.params = params
+        self.docker_host: str = params.get("docker_host") or DEFAULT_DOCKER_HOST
+        self.timeout: int = params.get("timeout") or DEFAULT_TIMEOUT
+        requested = (params.get("api_version") or "auto").strip()
+        self._negotiate = requested.lower() == "auto"
+        self.api_version: Optional[str] = None if self._negotiate else requested
+        self.sdk_version = SDK_VERSION
+        self._factory = api_factory or new_api_client
+        self._api: Any = None
+        self._info: Optional[dict[str, Any]] = None
+        self.calls: list[str] = []
+        self.sleep: Callable[[float], None] = time.sleep
+        self.clock: Callable[[], float] = time.monotonic
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def api(self) -> Any:
+        if self._api is None:
+            self._api = self._build_api()
+        return self._api
+
+    def _tls(self) -> Any:
+        p = self.params
+        if not (p.get("tls") or p.get("validate_certs")):
+            return False
+        cert, key = p.get("client_cert"), p.get("client_key")
+        verify = bool(p.get("validate_certs"))
+        return TLSConfig(
+            client_cert=(cert, key) if cert and key else None,
+            ca_cert=p.get("ca_path"),
+            verify=verify,
+        )
+
+    def _build_api(self) -> Any:
+        try:
+            tls = self._tls()
+            api = self._factory(
+                base_url=self.docker_host,
+                version=self.api_version or PLACEHOLDER_API_VERSION,
+                tls=tls,
+                timeout=self.timeout,
+            )
+        except docker_errors.TLSParameterError as err:
+            raise InvalidParameter(f"TLS options are not usable: {err}") from None
+        except docker_errors.DockerException as err:
+            raise InvalidParameter(f"Cannot use docker_host {self.docker_host!r}: {err}") from None
+        if tls and self.params.get("tls_hostname") and self.params.get("validate_certs"):
+            api.mount("https://", _hostname_adapter(self.params["tls_hostname"]))
+        return api
+
+    def _call(self, operation: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run one Engine request, count it, and turn SDK/transport errors into typed errors."""
+        self.calls.append(operation)
+        try:
+            return func(*args, **kwargs)
+        except docker_errors.APIError as err:
+            explanation = err.explanation
+            if isinstance(explanation, bytes):
+                explanation = explanation.decode("utf-8", "replace")
+            raise from_api_error(err.status_code, explanation or str(err), operation) from None
+        except requests.exceptions.Timeout:
+            raise EngineUnreachable(
+                f"{operation}: the engine at {self.docker_host} did not answer within {self.timeout}s.",
+                hint="Check the engine, or raise the timeout option.",
+            ) from None
+        except requests.exceptions.ConnectionError as err:
+            raise EngineUnreachable(f"Cannot connect to the engine at {self.docker_host}: {err}") from None
+        except docker_errors.DockerException as err:
+            raise SwarmError(f"{operation} failed: {err}") from None
+
+    # ------------------------------------------------------------------ /info and local state
+    def _get_unversioned_info(self) -> dict[str, Any]:
+        api = self.api
+        response = api._get(api._url("/info", versioned_api=False))
+        data = api._result(response, json=True)
+        header = response.headers.get("Api-Version") if response.headers is not None else None
+        if header:
+            self.api_version = header
+        return data
+
+    def info(self, refresh: bool = False) -> dict[str, Any]:
+        """GET /info (cached; ``refresh`` re-reads). The first call negotiates the API version."""
+        if self._info is not None and not refresh:
+            return self._info
+        if self._negotiate and self.api_version is None:
+            data = self._call("GET /info", self._get_unversioned_info)
+            if self.api_version is None:
+                version = self._call("GET /version", self.api.version, api_version=False)
+                self.api_version = version.get("ApiVersion") or PLACEHOLDER_API_VERSION
+            self.api._version = self.api_version
+        else:
+            data = self._call("GET /info", self.api.info)
+        self._info = data
+        return data
+
+    @property
+    def swarm_info(self) -> dict[str, Any]:
+        return self.info().get("Swarm") or {}
+
+    @property
+    def local_state(self) -> str:
+        """inactive | pending | active | error | locked."""
+        return self.swarm_info.get("LocalNodeState") or "inactive"
+
+    @property
+    def node_id(self) -> Optional[str]:
+        return self.swarm_info.get("NodeID") or None
+
+    @property
+    def is_manager(self) -> bool:
+        """An active node with the control API (a manager that can answer swarm/node requests)."""
+        return self.local_state == "active" and bool(self.swarm_info.get("ControlAvailable"))
+
+    @property
+    def cluster(self) -> Optional[dict[str, Any]]:
+        """The swarm object (ID, Spec, Version, TLSInfo, ...) from /info: only on managers."""
+        return self.swarm_info.get("Cluster") or None
+
+    @property
+    def hostname(self) -> Optional[str]:
+        return self._info.get("Name") if self._info else None
+
+    def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float, what: str) -> dict[str, Any]:
+        """Poll /info until ``predicate(info)`` holds; WaitTimeout after ``timeout`` seconds."""
+        deadline = self.clock() + timeout
+        while True:
+            info = self.info(refresh=True)
+            if predicate(info):
+                return info
+            if self.clock() >= deadline:
+                swarm = info.get("Swarm") or {}
+                raise WaitTimeout(
+                    f"Timed out after {timeout:g}s waiting for {what}: the node is "
+                    f"{swarm.get('LocalNodeState') or 'inactive'}"
+                    + (f" ({swarm.get('Error')})" if swarm.get("Error") else "")
+                    + "."
+                )
+            self.sleep(POLL_INTERVAL)
+
+    # ------------------------------------------------------------------ version gates
+    def check_option_support(self, name: str) -> None:
+        """Raise UnsupportedOption when the SDK or the Engine API is too old for ``name``."""
+        req = OPTION_REQUIREMENTS[name]
+        if self.api_version is None:
+            self.info()
+        api_old = version_lt(self.api_version, req.api)
+        sdk_old = req.sdk is not None and version_lt(self.sdk_version, req.sdk)
+        if api_old or sdk_old:
+            raise UnsupportedOption(
+                name,
+                needed_sdk=req.sdk if sdk_old else None,
+                found_sdk=self.sdk_version,
+                needed_api=req.api if api_old else None,
+                found_api=self.api_version,
+            )
+
+    # ------------------------------------------------------------------ swarm
+    def require_manager(self, action: str) -> dict[str, Any]:
+        """Return the cluster object from /info, or raise why this engine cannot ``action``."""
+        state = self.local_state
+        if state == "locked":
+            raise SwarmLocked(f"Cannot {action}: the swarm on this node is locked.")
+        if state != "active":
+            raise NotInSwarm(f"Cannot {action}: this engine is not an active swarm node (state {state}).")
+        if not self.is_manager or self.cluster is None:
+            raise NotAManager(f"Cannot {action}: this engine is a worker node.")
+        return self.cluster
+
+    def inspect_swarm(self) -> dict[str, Any]:
+        """GET /swarm: the cluster object INCLUDING JoinTokens (a secret: never return it whole)."""
+        return self._call("GET /swarm", self.api.inspect_swarm)
+
+    def join_tokens(self) -> dict[str, str]:
+        tokens = self.inspect_swarm().get("JoinTokens") or {}
+        return {"worker": tokens.get("Worker", ""), "manager": tokens.get("Manager", "")}
+
+    def get_unlock_key(self) -> Optional[str]:
+        self.check_option_support("unlock_key")
+        data = self._call("GET /swarm/unlockkey", self.api.get_unlock_key)
+        return (data or {}).get("UnlockKey") or None
+
+    def unlock(self, key: str) -> None:
+        self.check_option_support("unlock")
+        self._call("POST /swarm/unlock", self.api.unlock_swarm, key)
+
+    def _post(self, operation: str, path: str, body: dict[str, Any], want_json: bool) -> Any:
+        api = self.api
+
+        def post() -> Any:
+            response = api._post_json(api._url(path), data=body)
+            if want_json:
+                return api._result(response, json=True)
+            api._raise_for_status(response)
+            return None
+
+        return self._call(operation, post)
+
+    def init_swarm(self, body: dict[str, Any]) -> str:
+        """POST /swarm/init with an InitRequest body; returns the new node ID."""
+        return self._post("POST /swarm/init", "/swarm/init", body, want_json=True)
+
+    def join_swarm(self, body: dict[str, Any]) -> None:
+        """POST /swarm/join with a JoinRequest body (the Engine uses only RemoteAddrs[0])."""
+        self._post("POST /swarm/join", "/swarm/join", body, want_json=False)
+
+    def leave_swarm(self, force: bool) -> None:
+        self._call("POST /swarm/leave", self.api.leave_swarm, force=force)
+
+    def update_swarm(
+        self,
+        mutate: Callable[[dict[str, Any]], Optional[dict[str, Any]]],
+        rotate_worker_token: bool = False,
+        rotate_manager_token: bool = False,
+        rotate_unlock_key: bool = False,
+        current: Optional[dict[str, Any]] = None,
+        attempts: int = UPDATE_ATTEMPTS,
+    ) -> tuple[dict[str, Any], Optional[dict[str, Any]]]:
+        """Read-modify-write of the whole swarm spec with its version, retried on conflicts.
+
+        ``mutate(spec_copy)`` returns the complete new spec, or None for "no spec change".
+        ``current`` (a cluster object, e.g. from /info) saves the first read. Returns
+        ``(cluster_read, spec_sent)``; ``spec_sent`` is None when nothing was sent.
+        """
+        rotate = rotate_worker_token or rotate_manager_token or rotate_unlock_key
+        if rotate_unlock_key:
+            self.check_option_support("rotate_unlock_key")
+        kwargs: dict[str, Any] = {
+            "rotate_worker_token": rotate_worker_token,
+            "rotate_manager_token": rotate_manager_token,
+        }
+        if rotate_unlock_key:
+            kwargs["rotate_manager_unlock_key"] = True
+        last: Optional[SwarmError] = None
+        for attempt in range(attempts):
+            cluster = current if attempt == 0 and current is not None else self._fresh_cluster()
+            new_spec = mutate(copy.deepcopy(cluster["Spec"]))
+            if new_spec is None and not rotate:
+                return cluster, None
+            spec = new_spec if new_spec is not None else cluster["Spec"]
+            try:
+                self._call(
+                    "POST /swarm/update",
+                    self.api.update_swarm,
+                    version=cluster["Version"]["Index"],
+                    swarm_spec=spec,
+                    **kwargs,
+                )
+                return cluster, spec
+            except UpdateConflict as err:
+                last = err
+        raise UpdateConflict(f"The swarm spec update was still out of sequence after {attempts} attempts ({last}).")
+
+    def _fresh_cluster(self) -> dict[str, Any]:
+        self.info(refresh=True)
+        return self.require_manager("read the swarm spec")
+
+    # ------------------------------------------------------------------ nodes
+    def nodes(self, filters: Optional[dict[str, Any]] = None) -> list[dict[str, Any]]:
+        """GET /nodes (manager only), optional filters id/name/membership/role."""
+        clean = {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
+        return self._call("GET /nodes", self.api.nodes, filters=clean or None) or []
+
+    def inspect_node(self, node_id: str) -> dict[str, Any]:
+        return self._call("GET /nodes/{id}", self.api.inspect_node, node_id)
+
+    def get_node(self, ref: str, nodes: Optional[list[dict[str, Any]]] = None) -> dict[str, Any]:
+        """One node by exact ID or by hostname. No match: NodeNotFound; >1 hostname match: AmbiguousNode.
+        (The Engine itself also accepts ID prefixes and node names; we do not.)"""
+        listed = self.nodes() if nodes is None else nodes
+        for node in listed:
+            if node.get("ID") == ref:
+                return node
+        matches = [n for n in listed if (n.get("Description") or {}).get("Hostname") == ref]
+        if not matches:
+            raise NodeNotFound(f"No node with ID or hostname {ref!r} in this swarm ({len(listed)} nodes).")
+        if len(matches) > 1:
+            ids = ", ".join(sorted(n.get("ID", "?") for n in matches))
+            raise AmbiguousNode(f"Hostname {ref!r} matches {len(matches)} nodes: {ids}.")
+        return matches[0]
+
+    def update_node(
+        self,
+        node_id: str,
+        mutate: Callable[[dict[str, Any]], Optional[dict[str, Any]]],
+        current: Optional[dict[str, Any]] = None,
+        attempts: int = UPDATE_ATTEMPTS,
+    ) -> tuple[dict[str, Any], Optional[dict[str, Any]]]:
+        """Read-modify-write of a node spec with its version, retried on conflicts.
+        Returns ``(node_read, spec_sent)``; ``spec_sent`` None when ``mutate`` returned None."""
+        last: Optional[SwarmError] = None
+        for attempt in range(attempts):
+            node = current if attempt == 0 and current is not None else self.inspect_node(node_id)
+            new_spec = mutate(copy.deepcopy(node.get("Spec") or {}))
+            if new_spec is None:
+                return node, None
+            try:
+                self._call(
+                    "POST /nodes/{id}/update",
+                    self.api.update_node,
+                    node_id=node["ID"],
+                    version=node["Version"]["Index"],
+                    node_spec=new_spec,
+                )
+                return node, new_spec
+            except UpdateConflict as err:
+                last = err
+        raise UpdateConflict(f"The node update was still out of sequence after {attempts} attempts ({last}).")
+
+    def remove_node(self, node_id: str, force: bool = False) -> None:
+        self._call("DELETE /nodes/{id}", self.api.remove_node, node_id, force=force)

@@ -1,0 +1,171 @@
+# Copyright (c) hive.swarm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Typed errors of the hive.swarm library code.
+
+Library code raises these; only ``module.run_module`` turns one into ``fail_json``.
+Every error carries a message saying what happened and a ``hint`` saying what to do.
+``from_api_error`` maps an Engine API error (HTTP status + explanation) to the right class,
+using the texts verified against dockerd (see DESIGN.md section 5).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+
+class SwarmError(Exception):
+    """Base class: ``str(err)`` is the user-facing message including the hint."""
+
+    hint = ""
+
+    def __init__(
+        self,
+        message: str,
+        hint: Optional[str] = None,
+        status: Optional[int] = None,
+        explanation: Optional[str] = None,
+        **details: Any,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+        self.status = status
+        self.explanation = explanation
+        self.details = details
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip() if self.hint else self.message
+
+    def result(self) -> dict[str, Any]:
+        """Machine-readable fields added to the failed module result."""
+        out: dict[str, Any] = {"error_type": type(self).__name__}
+        if self.status is not None:
+            out["status"] = self.status
+        if self.explanation:
+            out["explanation"] = self.explanation
+        out.update(self.details)
+        return out
+
+
+class MissingDependency(SwarmError):
+    """The Docker SDK for Python cannot be imported on the managed host."""
+
+
+class EngineUnreachable(SwarmError):
+    hint = "Check that dockerd runs and that docker_host (and the TLS options) point at it."
+
+
+class EngineAPIError(SwarmError):
+    """An Engine error that has no more specific class."""
+
+
+class UnsupportedOption(SwarmError):
+    """The Docker SDK for Python or the Engine API is too old for an option that was used."""
+
+    def __init__(
+        self,
+        option: str,
+        needed_sdk: Optional[str],
+        found_sdk: Optional[str],
+        needed_api: Optional[str],
+        found_api: Optional[str],
+    ) -> None:
+        parts = []
+        if needed_sdk:
+            parts.append(f"Docker SDK for Python >= {needed_sdk} (found {found_sdk})")
+        if needed_api:
+            parts.append(f"Engine API >= {needed_api} (found {found_api})")
+        super().__init__(
+            f"Option '{option}' needs {' and '.join(parts)}.",
+            hint="Upgrade the SDK on the managed host (or point ansible_python_interpreter at a Python that has "
+            "a newer 'docker' package) or the Engine, or do not use this option.",
+            option=option,
+            needed_sdk=needed_sdk,
+            found_sdk=found_sdk,
+            needed_api=needed_api,
+            found_api=found_api,
+        )
+
+
+class InvalidParameter(SwarmError):
+    """A module option value is wrong (detected by us or rejected by the Engine)."""
+
+
+class NotInSwarm(SwarmError):
+    hint = "Initialise a swarm (hive.swarm.swarm_init) or join one (hive.swarm.swarm_join) first."
+
+
+class NotAManager(SwarmError):
+    hint = "Run this on a manager node (one whose swarm_node_info reports local.control_available)."
+
+
+class SwarmLocked(SwarmError):
+    hint = "Unlock it with the unlock key ('docker swarm unlock' or the unlock playbook) and run again."
+
+
+class WrongSwarm(SwarmError):
+    """The engine is in (or the token/address points to) a different swarm than the one asked for."""
+
+
+class JoinFailed(SwarmError):
+    """Joining did not succeed with any of the remote addresses."""
+
+
+class QuorumError(SwarmError):
+    hint = "Add or recover managers first, or set force=true if you accept losing the manager quorum."
+
+
+class NodeNotFound(SwarmError):
+    hint = "Address nodes by the ID the host's own /info reports (swarm_node_info local.node_id) or its hostname."
+
+
+class AmbiguousNode(SwarmError):
+    hint = "Several nodes match: address the node by its ID instead of its hostname."
+
+
+class UpdateConflict(SwarmError):
+    hint = "Another client keeps changing the object; run again."
+
+
+class WaitTimeout(SwarmError):
+    """A state was not reached before the deadline."""
+
+
+# (HTTP status or None for any, lower-case text contained in the explanation, error class, hint or None).
+# First match wins. Texts are the Engine's (dockerd 20.10 verified, same wording in current moby).
+_API_ERROR_TABLE: tuple[tuple[Optional[int], str, type[SwarmError], Optional[str]], ...] = (
+    (None, "update out of sequence", UpdateConflict, None),
+    (None, "encrypted and locked", SwarmLocked, None),
+    (None, "swarm is locked", SwarmLocked, None),
+    (409, "swarm is not locked", InvalidParameter, "The swarm is not locked: nothing to unlock."),
+    (401, "invalid key", InvalidParameter, "The unlock key is wrong (after a rotation the old key stops working)."),
+    (400, "invalid key string", InvalidParameter, "The unlock key is malformed: it looks like SWMKEY-1-..."),
+    (None, "not a swarm manager", NotAManager, None),
+    (None, "not part of a swarm", NotInSwarm, None),
+    (None, "already part of a swarm", SwarmError, "The engine joined or created a swarm meanwhile; run again."),
+    (None, "loss of quorum", QuorumError, None),
+    (None, "last manager", QuorumError, None),
+    (None, "ambiguous", AmbiguousNode, None),
+    (None, "remote ca does not match fingerprint", WrongSwarm,
+     "The join token belongs to another swarm than the manager at this address."),
+    (None, "invalid join token", InvalidParameter, "The join token is malformed: it looks like SWMTKN-1-..."),
+    (None, "valid join token is necessary", InvalidParameter,
+     "The join token was rejected (wrong or rotated token, or a worker/manager mix-up)."),
+    (None, "timeout was reached before node joined", WaitTimeout,
+     "The manager did not answer in time; the node keeps trying in the background (state pending)."),
+    (404, "", NodeNotFound, None),
+)
+
+
+def from_api_error(status: Optional[int], explanation: Optional[str], operation: str) -> SwarmError:
+    """Return the typed error for an Engine error response to ``operation`` (e.g. 'POST /swarm/join')."""
+    text = (explanation or "").strip()
+    low = text.lower()
+    for want_status, needle, cls, hint in _API_ERROR_TABLE:
+        if want_status is not None and want_status != status:
+            continue
+        if needle and needle not in low:
+            continue
+        return cls(f"{operation} failed ({status}): {text}", hint=hint, status=status, explanation=text)
+    return EngineAPIError(f"{operation} failed ({status}): {text}", status=status, explanation=text)

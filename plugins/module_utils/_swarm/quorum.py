@@ -1,0 +1,48 @@
+# Copyright (c) hive.swarm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Manager quorum arithmetic (raft: a quorum of N members is N // 2 + 1).
+
+Two ways a manager stops counting, with different effects on raft membership:
+
+* leaving (``docker swarm leave --force`` on a manager) keeps the node in the raft member list
+  as unreachable: N stays, reachable managers drop by one;
+* demoting (or removing a demoted node) removes the raft member: N and reachable both drop by one
+  (swarmkit refuses it with "this would result in a loss of quorum").
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+
+class ManagerCounts(NamedTuple):
+    total: int
+    reachable: int
+
+    @property
+    def unreachable(self) -> int:
+        return self.total - self.reachable
+
+
+def quorum_size(total: int) -> int:
+    return total // 2 + 1
+
+
+def manager_counts(nodes: list[dict[str, Any]]) -> ManagerCounts:
+    """Count managers and reachable managers in a GET /nodes answer."""
+    managers = [n for n in nodes if n.get("ManagerStatus")]
+    reachable = [n for n in managers if (n["ManagerStatus"].get("Reachability") or "") == "reachable"]
+    return ManagerCounts(total=len(managers), reachable=len(reachable))
+
+
+def leave_keeps_quorum(counts: ManagerCounts) -> bool:
+    """A reachable manager leaves without demotion: still a quorum among the same members?"""
+    return counts.reachable - 1 >= quorum_size(counts.total)
+
+
+def demote_keeps_quorum(counts: ManagerCounts, node_reachable: bool = True) -> bool:
+    """One manager is demoted (its raft membership removed): still a quorum afterwards?"""
+    if counts.total <= 1:
+        return False
+    reachable_after = counts.reachable - (1 if node_reachable else 0)
+    return reachable_after >= quorum_size(counts.total - 1)
