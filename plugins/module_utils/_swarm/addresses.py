@@ -1,0 +1,119 @@
+# Copyright (c) hive.swarm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Checks of swarm addresses before they reach the Engine.
+
+The Engine silently accepts an advertise address on join that is not this host's (the node then
+advertises an address nobody can reach), so we check: the value must be an IP address or an
+interface name, optionally with a port, and - when the engine is local (unix socket) - the IP
+must be assigned to this host and the interface must exist here.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import re
+import socket
+from typing import Optional, Union
+
+from ansible_collections.hive.swarm.plugins.module_utils._swarm.errors import InvalidParameter
+
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+_IFACE_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,15}$")
+_HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")
+
+
+def split_host_port(value: str, option: str) -> tuple[str, Optional[int]]:
+    """'10.0.0.1:2377' -> ('10.0.0.1', 2377); '[fe80::1]:2377' / 'eth0' / '::1' handled."""
+    text = (value or "").strip()
+    if not text:
+        raise InvalidParameter(f"{option} is empty.")
+    host, port_text = text, None
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise InvalidParameter(f"{option} {value!r}: missing ']'.")
+        host, rest = text[1:end], text[end + 1 :]
+        if rest:
+            if not rest.startswith(":"):
+                raise InvalidParameter(f"{option} {value!r}: expected ':<port>' after ']'.")
+            port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    port = None
+    if port_text is not None:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise InvalidParameter(f"{option} {value!r}: the port must be a number from 1 to 65535.")
+        port = int(port_text)
+    return host, port
+
+
+def parse_ip(host: str) -> Optional[IPAddress]:
+    try:
+        return ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return None
+
+
+def is_local_ip(ip: IPAddress) -> bool:
+    """True if ``ip`` is assigned to this host (binding to it works)."""
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.bind((str(ip), 0))
+        return True
+    except OSError as err:
+        if err.errno in (errno.EADDRNOTAVAIL, errno.EINVAL):
+            return False
+        raise
+    finally:
+        sock.close()
+
+
+def local_interfaces() -> set[str]:
+    return {name for _, name in socket.if_nameindex()}
+
+
+def validate_node_addr(value: Optional[str], option: str, local: bool, allow_unspecified: bool) -> None:
+    """An advertise/listen/data-path address: IP or interface name, with optional port.
+
+    ``local``: the engine runs on this host, so IPs and interfaces are checked against it.
+    ``allow_unspecified``: 0.0.0.0 / :: is fine (listen), not for advertise/data path.
+    """
+    if value is None:
+        return
+    host, _port = split_host_port(value, option)
+    ip = parse_ip(host)
+    if ip is not None:
+        if ip.is_unspecified:
+            if not allow_unspecified:
+                raise InvalidParameter(f"{option} {value!r}: an unspecified address cannot be advertised.")
+            return
+        if local and not is_local_ip(ip):
+            raise InvalidParameter(
+                f"{option} {value!r}: {ip} is not an address of this host.",
+                hint="Use an IP address assigned to one of this host's interfaces, or an interface name.",
+            )
+        return
+    if not _IFACE_RE.match(host):
+        raise InvalidParameter(f"{option} {value!r}: expected an IP address or an interface name.")
+    if local and host not in local_interfaces():
+        raise InvalidParameter(
+            f"{option} {value!r}: this host has no interface {host!r}.",
+            hint=f"Interfaces here: {', '.join(sorted(local_interfaces()))}.",
+        )
+
+
+def validate_remote_addr(value: str, option: str = "remote_addrs") -> str:
+    """A manager address to join: host or IP, optional port (default 2377). Returns it normalised."""
+    host, port = split_host_port(value, option)
+    if parse_ip(host) is None and not _HOST_RE.match(host):
+        raise InvalidParameter(f"{option}: {value!r} is not a host name or IP address.")
+    ip = parse_ip(host)
+    shown = f"[{host}]" if ip is not None and ip.version == 6 else host
+    return f"{shown}:{port or 2377}"
+
+
+def engine_is_local(docker_host: str) -> bool:
+    """True when the module runs on the engine's host (unix socket)."""
+    return docker_host.startswith("unix://") or docker_host.startswith("/")

@@ -1,0 +1,369 @@
+#!/usr/bin/python
+# Copyright (c) hive.swarm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: swarm_node_info
+short_description: Read a Docker Engine's swarm state, and on managers the swarm and its nodes
+version_added: 0.1.0
+description:
+  - Works on every node. Always returns the node's own view (O(local_only) makes that the only Engine request).
+  - On a manager it also returns the swarm (ID, version, spec, root CA digest), and on request the node list, one
+    node, the join tokens and the unlock key.
+  - On workers and on inactive, pending, error or locked nodes the manager-only data is empty and RV(swarm_unavailable)
+    says why; the module does not fail for that.
+extends_documentation_fragment:
+  - hive.swarm.swarm
+attributes:
+  check_mode:
+    support: full
+    description: The module never changes anything.
+  diff_mode:
+    support: none
+    description: Nothing to diff.
+options:
+  local_only:
+    description:
+      - Read only the Engine's C(GET /info) (exactly one API request) and return RV(local) and, on managers,
+        RV(swarm). Meant for probing many hosts cheaply.
+      - Cannot be combined with O(nodes), O(node), O(join_tokens) or O(unlock_key).
+    type: bool
+    default: false
+  nodes:
+    description:
+      - On managers, list the swarm's nodes (filtered by O(nodes_filters)).
+    type: bool
+    default: false
+  nodes_filters:
+    description:
+      - Filters for O(nodes), as the Engine's C(GET /nodes) applies them (O(nodes_filters.id) and
+        O(nodes_filters.name) match prefixes).
+    type: dict
+    suboptions:
+      id:
+        description: Node IDs.
+        type: list
+        elements: str
+      name:
+        description: Node names (hostnames).
+        type: list
+        elements: str
+      membership:
+        description: Membership.
+        type: str
+        choices: [accepted, pending]
+      role:
+        description: Role.
+        type: str
+        choices: [manager, worker]
+  node:
+    description:
+      - On managers, return one node (RV(node)) by its exact ID or its hostname. A hostname that several nodes have
+        is an error; no match returns RV(node=null).
+    type: str
+  join_tokens:
+    description:
+      - On managers, return the worker and manager join tokens (secrets). Set C(no_log) on the task.
+    type: bool
+    default: false
+  unlock_key:
+    description:
+      - On managers, return the current unlock key (a secret; V(null) when autolock is off). Set C(no_log) on the task.
+    type: bool
+    default: false
+notes:
+  - "A manager that lost quorum still reports RV(local.state=active) and RV(local.control_available=true); only
+    RV(local.error) shows the problem."
+seealso:
+  - module: hive.swarm.swarm_init
+  - module: hive.swarm.swarm_join
+author:
+  - hive.swarm contributors
+"""
+
+EXAMPLES = r"""
+- name: Probe a host (one API request)
+  hive.swarm.swarm_node_info:
+    local_only: true
+  register: probe
+
+- name: List the managers of the swarm
+  hive.swarm.swarm_node_info:
+    nodes: true
+    nodes_filters:
+      role: manager
+  register: swarm
+
+- name: Get the join tokens from a manager
+  hive.swarm.swarm_node_info:
+    join_tokens: true
+  register: tokens
+  no_log: true
+
+- name: One node by hostname, on a remote Engine over TLS
+  hive.swarm.swarm_node_info:
+    node: worker-1
+    docker_host: tcp://10.0.0.11:2376
+    validate_certs: true
+    ca_path: /etc/docker/ca.pem
+    client_cert: /etc/docker/cert.pem
+    client_key: /etc/docker/key.pem
+"""
+
+RETURN = r"""
+local:
+  description: The node's own view (C(GET /info) Swarm section).
+  returned: always
+  type: dict
+  contains:
+    state:
+      description: Local node state.
+      type: str
+      sample: active
+      choices: [inactive, pending, active, error, locked]
+    node_id:
+      description: This node's ID, null when not in a swarm.
+      type: str
+    node_addr:
+      description: The address this node advertises.
+      type: str
+    control_available:
+      description: Whether this node answers manager requests.
+      type: bool
+    is_manager:
+      description: RV(local.state=active) and RV(local.control_available=true).
+      type: bool
+    error:
+      description: The Engine's swarm error text (for example after quorum loss), or null.
+      type: str
+    remote_managers:
+      description: Managers this node knows, as C(node_id) and C(addr).
+      type: list
+      elements: dict
+    cluster_id:
+      description: The swarm ID (managers only), else null.
+      type: str
+    nodes_count:
+      description: Number of nodes in the swarm (managers only), else null.
+      type: int
+    managers_count:
+      description: Number of managers in the swarm (managers only), else null.
+      type: int
+    hostname:
+      description: The Engine's host name.
+      type: str
+    engine_version:
+      description: The Engine's version.
+      type: str
+swarm:
+  description: The swarm object, without secrets. Null unless this node is a manager.
+  returned: always
+  type: dict
+  contains:
+    id:
+      description: Swarm ID.
+      type: str
+    version:
+      description: Version index of the swarm object (changes with every update).
+      type: int
+    created_at:
+      description: Creation time.
+      type: str
+    updated_at:
+      description: Last update time.
+      type: str
+    spec:
+      description: The spec as module options (see M(hive.swarm.swarm_init)); durations in seconds.
+      type: dict
+    data_path_port:
+      description: VXLAN data path port.
+      type: int
+    default_addr_pool:
+      description: Address pools for overlay networks.
+      type: list
+      elements: str
+    subnet_size:
+      description: Subnet size carved from the default address pools.
+      type: int
+    root_ca_digest:
+      description: SHA-256 (hex) of the root CA bundle; the digest that join tokens of this swarm carry.
+      type: str
+    root_rotation_in_progress:
+      description: Whether a root CA rotation is running.
+      type: bool
+swarm_unavailable:
+  description: Why manager data (RV(swarm), RV(nodes), RV(node), tokens) is not available on this node; null when it is.
+  returned: always
+  type: str
+  sample: This node is a worker; swarm and node data are only available on managers.
+nodes:
+  description: Nodes, when O(nodes=true) on a manager (else empty).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Node ID.
+      type: str
+    version:
+      description: Version index of the node object.
+      type: int
+    hostname:
+      description: Host name.
+      type: str
+    role:
+      description: Role.
+      type: str
+      choices: [manager, worker]
+    availability:
+      description: Availability.
+      type: str
+      choices: [active, pause, drain]
+    labels:
+      description: Node labels.
+      type: dict
+    state:
+      description: Node status.
+      type: str
+      choices: [unknown, down, ready, disconnected]
+    message:
+      description: Status message, or null.
+      type: str
+    addr:
+      description: Address the node connects from.
+      type: str
+    manager_reachability:
+      description: For managers C(reachable), C(unreachable) or C(unknown); null for workers.
+      type: str
+    manager_addr:
+      description: Raft address of a manager; null for workers.
+      type: str
+    leader:
+      description: Whether the node is the raft leader.
+      type: bool
+    engine_version:
+      description: Engine version on the node.
+      type: str
+    nano_cpus:
+      description: CPUs in units of 1e-9.
+      type: int
+    memory_bytes:
+      description: Memory in bytes.
+      type: int
+node:
+  description: The node selected by O(node) (same fields as RV(nodes) entries), or null.
+  returned: always
+  type: dict
+join_tokens:
+  description: Join tokens (secrets), null when not available on this node.
+  returned: when O(join_tokens=true)
+  type: dict
+  contains:
+    worker:
+      description: Worker join token.
+      type: str
+    manager:
+      description: Manager join token.
+      type: str
+unlock_key:
+  description: The unlock key (a secret), null when autolock is off or not available on this node.
+  returned: when O(unlock_key=true)
+  type: str
+"""
+
+from typing import Any
+
+from ansible_collections.hive.swarm.plugins.module_utils._swarm.client import SwarmClient
+from ansible_collections.hive.swarm.plugins.module_utils._swarm.errors import (
+    InvalidParameter,
+    NodeNotFound,
+    NotAManager,
+    NotInSwarm,
+    SwarmLocked,
+)
+from ansible_collections.hive.swarm.plugins.module_utils._swarm.module import run_module
+from ansible_collections.hive.swarm.plugins.module_utils._swarm.views import local_view, node_view, swarm_view
+
+ARGUMENT_SPEC: dict[str, Any] = {
+    "local_only": {"type": "bool", "default": False},
+    "nodes": {"type": "bool", "default": False},
+    "nodes_filters": {
+        "type": "dict",
+        "options": {
+            "id": {"type": "list", "elements": "str"},
+            "name": {"type": "list", "elements": "str"},
+            "membership": {"type": "str", "choices": ["accepted", "pending"]},
+            "role": {"type": "str", "choices": ["manager", "worker"]},
+        },
+    },
+    "node": {"type": "str"},
+    "join_tokens": {"type": "bool", "default": False, "no_log": False},
+    "unlock_key": {"type": "bool", "default": False, "no_log": False},
+}
+
+
+def unavailable_reason(local: dict[str, Any]) -> Any:
+    """Why manager-only data cannot be read here, or None."""
+    state = local["state"]
+    if state == "inactive":
+        return "This node is not part of a swarm."
+    if state == "locked":
+        return "The swarm is locked on this node; unlock it to read swarm data."
+    if state == "pending":
+        return "This node is still joining a swarm (state pending)."
+    if state == "error":
+        return f"This node's swarm state is error: {local['error'] or 'no details'}."
+    if not local["is_manager"]:
+        managers = ", ".join(p["addr"] for p in local["remote_managers"] if p.get("addr")) or "none known"
+        return f"This node is a worker; swarm and node data are only available on managers ({managers})."
+    return None
+
+
+def run(module: Any, client: SwarmClient) -> dict[str, Any]:
+    p = module.params
+    if p["local_only"] and (p["nodes"] or p["node"] or p["join_tokens"] or p["unlock_key"]):
+        raise InvalidParameter("local_only cannot be combined with nodes, node, join_tokens or unlock_key.")
+    local = local_view(client.info())
+    result: dict[str, Any] = {
+        "changed": False,
+        "local": local,
+        "swarm": swarm_view(client.cluster) if local["is_manager"] else None,
+        "swarm_unavailable": unavailable_reason(local),
+        "nodes": [],
+        "node": None,
+    }
+    if p["join_tokens"]:
+        result["join_tokens"] = None
+    if p["unlock_key"]:
+        result["unlock_key"] = None
+    if p["local_only"] or result["swarm_unavailable"]:
+        return result
+    try:
+        listed = None
+        if p["nodes"]:
+            listed = client.nodes(p["nodes_filters"])
+            result["nodes"] = [node_view(n) for n in listed]
+        if p["node"]:
+            unfiltered = listed if listed is not None and not any((p["nodes_filters"] or {}).values()) else None
+            try:
+                result["node"] = node_view(client.get_node(p["node"], nodes=unfiltered))
+            except NodeNotFound:
+                result["node"] = None
+        if p["join_tokens"]:
+            result["join_tokens"] = client.join_tokens()
+        if p["unlock_key"]:
+            result["unlock_key"] = client.get_unlock_key()
+    except (NotAManager, NotInSwarm, SwarmLocked) as err:
+        # The node stopped being a usable manager between /info and this request (demoted, lost quorum, ...).
+        result["swarm_unavailable"] = str(err)
+    return result
+
+
+def main() -> None:
+    run_module(ARGUMENT_SPEC, run, supports_check_mode=True)
+
+
+if __name__ == "__main__":
+    main()
