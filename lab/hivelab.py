@@ -999,14 +999,17 @@ class Lab:
                 "-o", "ConnectTimeout=10", f"root@{h.ip}", *command]
 
     # ----- reporting
-    def status(self) -> List[Dict[str, Any]]:
+    def status(self, info_timeout: float = 3) -> List[Dict[str, Any]]:
         rows = []
         for h in self.hosts:
             engine = self.engine_up(h)
             swarm = "-"
             if engine:
-                try:
-                    swarm = self.info(h).get("Swarm", {}).get("LocalNodeState", "?")
+                try:  # a cut-off manager's /info blocks until the engine's own raft timeout: keep it short
+                    info = self.api(h, "GET", "/info", timeout=info_timeout)
+                    swarm = info.get("Swarm", {}).get("LocalNodeState", "?")
+                except socket.timeout:
+                    swarm = "timeout"
                 except (LabError, OSError):
                     swarm = "?"
             rows.append({"host": h.name, "role": h.role, "ip": h.ip,
