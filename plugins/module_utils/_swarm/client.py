@@ -65,6 +65,14 @@ POLL_INTERVAL = 0.5
 SWARM_STATES = ("inactive", "pending", "active", "error", "locked")
 
 
+def _pause(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def _now() -> float:
+    return time.monotonic()
+
+
 def new_api_client(**kwargs: Any) -> Any:
     """The SDK client constructor (unit tests replace this with a fake)."""
     return docker.APIClient(**kwargs)
@@ -98,8 +106,8 @@ class SwarmClient:
         self._api: Any = None
         self._info: Optional[dict[str, Any]] = None
         self.calls: list[str] = []
-        self.sleep: Callable[[float], None] = time.sleep
-        self.clock: Callable[[], float] = time.monotonic
+        self.sleep: Callable[[float], None] = _pause
+        self.clock: Callable[[], float] = _now
 
     # ------------------------------------------------------------------ plumbing
     @property

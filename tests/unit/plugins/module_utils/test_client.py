@@ -1,0 +1,375 @@
+"""client.py: SwarmClient against the fake Engine (and the real SDK where it matters)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import docker
+import pytest
+import requests
+from ansible_collections.hive.swarm.plugins.module_utils._swarm import client as c
+from ansible_collections.hive.swarm.plugins.module_utils._swarm import errors as e
+from fakes import ApiFailure, FakeAPIClient, FakeEngine, FakeSwarm, api_error
+
+BASE = {"docker_host": "unix:///run/docker.sock", "tls": False, "validate_certs": False, "ca_path": None,
+        "client_cert": None, "client_key": None, "tls_hostname": None, "api_version": "auto", "timeout": 60}
+
+
+def make(engine, **params):
+    return c.SwarmClient({**BASE, **params})
+
+
+def test_construction_makes_no_request_and_builds_the_sdk_client_explicitly(engine):
+    client = make(engine, timeout=7)
+    assert engine.requests == []
+    _ = client.api
+    assert engine.requests == []
+    assert engine.clients[0].kwargs == {"base_url": "unix:///run/docker.sock", "version": "1.24", "tls": False,
+                                        "timeout": 7}
+
+
+def test_auto_version_costs_no_extra_request(engine):
+    engine.api_version = "1.43"
+    client = make(engine)
+    info = client.info()
+    assert info["Name"] == "node1"
+    assert client.api_version == "1.43"
+    assert engine.clients[0]._version == "1.43"  # later calls are versioned with the Engine's version
+    assert engine.requests == ["GET /info"]
+    assert client.calls == ["GET /info"]
+    client.info()
+    assert engine.requests == ["GET /info"]  # cached
+    client.info(refresh=True)
+    assert len(engine.requests) == 2
+
+
+def test_auto_version_falls_back_to_get_version_without_header(engine):
+    engine.send_api_version_header = False
+    engine.api_version = "1.40"
+    client = make(engine)
+    client.info()
+    assert engine.requests == ["GET /info", "GET /version"]
+    assert client.api_version == "1.40"
+
+
+def test_explicit_api_version(engine):
+    client = make(engine, api_version="1.41")
+    client.info()
+    assert engine.clients[0].kwargs["version"] == "1.41"
+    assert client.api_version == "1.41"
+    assert engine.requests == ["GET /info"]
+
+
+def test_tls_config(engine, tmp_path):
+    cert, key, ca = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    for f in (cert, key, ca):
+        f.write_text("x")
+    client = make(engine, docker_host="tcp://10.0.0.1:2376", tls=True)
+    tls = client._tls()
+    assert isinstance(tls, docker.tls.TLSConfig)
+    assert not tls.verify and tls.cert is None
+    client = make(engine, docker_host="tcp://10.0.0.1:2376", validate_certs=True, ca_path=str(ca),
+                  client_cert=str(cert), client_key=str(key), tls_hostname="engine.example")
+    tls = client._tls()
+    assert tls.verify is True and tls.ca_cert == str(ca) and tls.cert == (str(cert), str(key))
+    api = client.api
+    adapter = api.mounts["https://"]
+    assert adapter.poolmanager.connection_pool_kw["assert_hostname"] == "engine.example"
+    assert adapter.poolmanager.connection_pool_kw["server_hostname"] == "engine.example"
+    assert make(engine)._tls() is False
+
+
+def test_bad_tls_files_are_an_invalid_parameter(engine, tmp_path):
+    client = make(engine, tls=True, client_cert=str(tmp_path / "missing.pem"), client_key=str(tmp_path / "k.pem"))
+    with pytest.raises(e.InvalidParameter, match="TLS options are not usable"):
+        client.info()
+
+
+def test_bad_docker_host_is_an_invalid_parameter(monkeypatch):
+    def boom(**_kw):
+        raise docker.errors.DockerException("Invalid bind address format: foo://x")
+
+    monkeypatch.setattr(c, "new_api_client", boom)
+    with pytest.raises(e.InvalidParameter, match="Cannot use docker_host 'foo://x'"):
+        c.SwarmClient({**BASE, "docker_host": "foo://x"}).info()
+
+
+@pytest.mark.parametrize(
+    ("raised", "cls", "text"),
+    [
+        (requests.exceptions.ConnectionError("No such file"), e.EngineUnreachable, "Cannot connect to the engine"),
+        (requests.exceptions.ReadTimeout("slow"), e.EngineUnreachable, "did not answer within 60s"),
+        (docker.errors.DockerException("weird"), e.SwarmError, "GET /info failed: weird"),
+        (api_error(500, "boom"), e.EngineAPIError, "GET /info failed (500): boom"),
+    ],
+)
+def test_transport_errors_become_typed_errors(engine, raised, cls, text):
+    engine.fail_next("GET /info", raised)
+    client = make(engine, api_version="1.41")
+    with pytest.raises(cls) as exc:
+        client.info()
+    assert type(exc.value) is cls
+    assert text in str(exc.value)
+
+
+def test_api_error_bytes_explanation_is_decoded(engine):
+    err = api_error(503, "x")
+    err.explanation = b"This node is not a swarm manager."
+    engine.fail_next("GET /swarm", err)
+    engine.make_manager()
+    with pytest.raises(e.NotAManager, match="This node is not a swarm manager"):
+        make(engine).inspect_swarm()
+
+
+def test_local_state_properties(engine):
+    client = make(engine)
+    assert (client.local_state, client.node_id, client.is_manager, client.cluster) == ("inactive", None, False, None)
+    assert client.hostname == "node1"
+    engine.make_worker()
+    client.info(refresh=True)
+    assert client.local_state == "active" and client.node_id and not client.is_manager and client.cluster is None
+    engine2 = FakeEngine()
+    swarm = engine2.make_manager()
+    client2 = c.SwarmClient(BASE, api_factory=lambda **kw: FakeAPIClient(engine2, **kw))
+    assert client2.is_manager and client2.cluster["ID"] == swarm.id
+
+
+def test_check_option_support(engine, monkeypatch):
+    engine.api_version = "1.38"
+    client = make(engine)
+    client.check_option_support("autolock")  # 1.25 <= 1.38
+    with pytest.raises(e.UnsupportedOption) as exc:
+        client.check_option_support("default_addr_pool")
+    assert exc.value.details["needed_api"] == "1.39" and exc.value.details["found_api"] == "1.38"
+    assert engine.requests == ["GET /info"]  # the version came from /info
+    monkeypatch.setattr(client, "sdk_version", "2.6.1")
+    with pytest.raises(e.UnsupportedOption) as exc:
+        client.check_option_support("unlock")
+    assert "Docker SDK for Python >= 2.7.0 (found 2.6.1)" in str(exc.value)
+    assert "Engine API" not in exc.value.message
+
+
+def test_require_manager(engine):
+    client = make(engine)
+    with pytest.raises(e.NotInSwarm, match="state inactive"):
+        client.require_manager("read the spec")
+    engine.make_worker()
+    with pytest.raises(e.NotAManager, match="worker"):
+        client.info(refresh=True) and client.require_manager("read the spec")
+    engine.state = "locked"
+    client.info(refresh=True)
+    with pytest.raises(e.SwarmLocked):
+        client.require_manager("read the spec")
+
+
+def test_tokens_and_unlock_key(engine):
+    swarm = engine.make_manager()
+    client = make(engine)
+    assert client.join_tokens() == {"worker": swarm.worker_token, "manager": swarm.manager_token}
+    assert client.get_unlock_key() is None  # autolock off
+    swarm.spec["EncryptionConfig"]["AutoLockManagers"] = True
+    assert client.get_unlock_key() == swarm.unlock_key
+    engine.state = "locked"
+    client.unlock(swarm.unlock_key)
+    assert engine.state == "active"
+    with pytest.raises(e.InvalidParameter, match="not locked"):
+        client.unlock(swarm.unlock_key)
+
+
+@pytest.fixture
+def three_nodes(engine):
+    swarm = engine.make_manager()
+    w1 = swarm.add_node("w1", "worker", "10.0.0.21")
+    swarm.add_node("dup", "worker", "10.0.0.22")
+    swarm.add_node("dup", "worker", "10.0.0.23")
+    return swarm, w1
+
+
+def test_get_node_by_id_or_hostname(engine, three_nodes):
+    _swarm, w1 = three_nodes
+    client = make(engine)
+    assert client.get_node(w1["ID"])["ID"] == w1["ID"]
+    assert client.get_node("w1")["ID"] == w1["ID"]
+    with pytest.raises(e.AmbiguousNode, match="matches 2 nodes"):
+        client.get_node("dup")
+    with pytest.raises(e.NodeNotFound, match="'nope'"):
+        client.get_node("nope")
+    with pytest.raises(e.NodeNotFound):
+        client.get_node(w1["ID"][:5])  # no prefix matching
+
+
+def test_get_node_reuses_a_listing(engine, three_nodes):
+    _swarm, w1 = three_nodes
+    client = make(engine)
+    listed = client.nodes()
+    before = engine.count()
+    assert client.get_node("w1", nodes=listed)["ID"] == w1["ID"]
+    assert engine.count() == before
+
+
+def test_nodes_filters_drop_empty_values(engine, three_nodes):
+    client = make(engine)
+    assert [n["Spec"]["Role"] for n in client.nodes({"role": "manager", "id": None, "name": []})] == ["manager"]
+    assert len(client.nodes()) == 4
+
+
+def test_update_swarm_read_modify_write(engine):
+    swarm = engine.make_manager()
+    client = make(engine)
+    read, sent = client.update_swarm(lambda spec: {**spec, "Labels": {"a": "b"}}, current=client.cluster)
+    assert sent["Labels"] == {"a": "b"} and swarm.spec["Labels"] == {"a": "b"}
+    assert read["Version"]["Index"] == 10 and swarm.version == 11
+    assert engine.requests == ["GET /info", "POST /swarm/update"]
+
+
+def test_update_swarm_without_change_sends_nothing(engine):
+    engine.make_manager()
+    client = make(engine)
+    _, sent = client.update_swarm(lambda spec: None, current=client.cluster)
+    assert sent is None
+    assert engine.count("POST") == 0
+
+
+def test_update_swarm_retries_out_of_sequence_with_a_fresh_read(engine):
+    swarm = engine.make_manager()
+    client = make(engine)
+    stale = client.cluster
+    swarm.version += 3  # someone else updated meanwhile
+    seen = []
+
+    def mutate(spec):
+        seen.append(spec["Raft"]["SnapshotInterval"])
+        spec["Raft"]["SnapshotInterval"] = 42
+        return spec
+
+    client.update_swarm(mutate, current=stale)
+    assert swarm.spec["Raft"]["SnapshotInterval"] == 42
+    assert engine.requests == ["GET /info", "POST /swarm/update", "GET /info", "POST /swarm/update"]
+    assert len(seen) == 2  # the change was re-applied to the fresh spec
+
+
+def test_update_swarm_gives_up_after_bounded_attempts(engine):
+    engine.make_manager()
+    client = make(engine)
+    conflict = ApiFailure(500, "rpc error: code = Unknown desc = update out of sequence")
+    engine.fail_next("POST /swarm/update", *[conflict] * 3)
+    with pytest.raises(e.UpdateConflict, match="after 3 attempts"):
+        client.update_swarm(lambda spec: spec, attempts=3)
+    assert engine.count("POST /swarm/update") == 3
+
+
+def test_update_swarm_rotations(engine):
+    swarm = engine.make_manager()
+    old = (swarm.worker_token, swarm.manager_token, swarm.unlock_key)
+    client = make(engine)
+    _, sent = client.update_swarm(lambda spec: None, rotate_worker_token=True, rotate_unlock_key=True)
+    assert sent == swarm.spec
+    assert swarm.worker_token != old[0] and swarm.manager_token == old[1] and swarm.unlock_key != old[2]
+
+
+def test_rotate_unlock_key_needs_sdk_4(engine, monkeypatch):
+    engine.make_manager()
+    client = make(engine)
+    monkeypatch.setattr(client, "sdk_version", "3.7.0")
+    with pytest.raises(e.UnsupportedOption, match="rotate_unlock_key"):
+        client.update_swarm(lambda spec: None, rotate_unlock_key=True)
+    assert engine.count("POST") == 0
+
+
+def test_update_node_retries_and_no_change(engine, three_nodes):
+    _swarm, w1 = three_nodes
+    client = make(engine)
+    node, sent = client.update_node(w1["ID"], lambda spec: None)
+    assert sent is None and node["ID"] == w1["ID"]
+    engine.fail_next("POST /nodes/{id}/update", ApiFailure(500, "update out of sequence"))
+    _, sent = client.update_node(w1["ID"], lambda spec: {**spec, "Availability": "drain"})
+    assert sent["Availability"] == "drain" and w1["Spec"]["Availability"] == "drain"
+    assert engine.count("GET /nodes/{id}") == 3
+    engine.fail_next("POST /nodes/{id}/update", *[ApiFailure(500, "update out of sequence")] * 2)
+    with pytest.raises(e.UpdateConflict):
+        client.update_node(w1["ID"], lambda spec: spec, attempts=2)
+
+
+def test_remove_and_inspect_node(engine, three_nodes):
+    _swarm, w1 = three_nodes
+    client = make(engine)
+    assert client.inspect_node(w1["ID"])["Description"]["Hostname"] == "w1"
+    client.remove_node(w1["ID"])
+    with pytest.raises(e.NodeNotFound):
+        client.inspect_node(w1["ID"])
+
+
+def test_init_and_join_bodies_go_through_the_sdk_session(engine):
+    client = make(engine)
+    node_id = client.init_swarm({"ListenAddr": "0.0.0.0:2377", "AdvertiseAddr": None, "Spec": {}})
+    assert node_id == engine.node_id
+    assert engine.bodies[-1] == ("POST /swarm/init", {"ListenAddr": "0.0.0.0:2377", "Spec": {}})
+    other = FakeEngine(hostname="w", network=engine.network)
+    client2 = c.SwarmClient(BASE, api_factory=lambda **kw: FakeAPIClient(other, **kw))
+    client2.join_swarm({"RemoteAddrs": ["10.0.0.11:2377"], "JoinToken": engine.swarm.worker_token})
+    assert other.state == "active"
+    with pytest.raises(e.SwarmError, match="already part of a swarm"):
+        client2.join_swarm({"RemoteAddrs": ["10.0.0.11:2377"], "JoinToken": engine.swarm.worker_token})
+
+
+def test_leave(engine):
+    engine.make_worker()
+    client = make(engine)
+    client.leave_swarm(force=False)
+    assert engine.state == "inactive"
+
+
+def test_wait_for(engine):
+    engine.make_worker()
+    engine.pending_polls = 2
+    client = make(engine)
+    info = client.wait_for(lambda i: i["Swarm"]["LocalNodeState"] == "active", 10, "active")
+    assert info["Swarm"]["LocalNodeState"] == "active"
+    assert engine.count("GET /info") == 3
+    assert engine.clock.slept == 2 * c.POLL_INTERVAL
+    engine.error = "raft: no leader"
+    with pytest.raises(e.WaitTimeout, match=r"Timed out after 2s waiting for godot: the node is active \(raft"):
+        client.wait_for(lambda i: False, 2, "godot")
+
+
+def test_swarm_fixture_identity():
+    # FakeSwarm tokens carry the digest of its trust root, like swarmkit's
+    from ansible_collections.hive.swarm.plugins.module_utils._swarm.tokens import token_matches_ca
+
+    swarm = FakeSwarm("x")
+    assert token_matches_ca(swarm.worker_token, swarm.trust_root)
+    assert not token_matches_ca(FakeSwarm("y").worker_token, swarm.trust_root)
+
+
+SDK_INTERNALS = (
+    "import docker\n"
+    "c = docker.APIClient(base_url='unix:///nonexistent/docker.sock', version='1.24')\n"
+    "assert c._url('/info', versioned_api=False).endswith('localhost/info'), c._url('/info', versioned_api=False)\n"
+    "assert c._url('/swarm/join').endswith('/v1.24/swarm/join')\n"
+    "for name in ('_get', '_result', '_post_json', '_raise_for_status', 'mount', 'info', 'version', 'inspect_swarm',\n"
+    "             'nodes', 'inspect_node', 'update_node', 'remove_node', 'leave_swarm', 'update_swarm',\n"
+    "             'get_unlock_key', 'unlock_swarm'):\n"
+    "    assert callable(getattr(c, name)), name\n"
+    "c._version = '1.41'\n"
+    "assert c.api_version == '1.41' and c._url('/info').endswith('/v1.41/info')\n"
+    "import inspect\n"
+    "assert 'rotate_manager_unlock_key' in inspect.signature(c.update_swarm).parameters\n"
+    "print(docker.__version__)\n"
+)
+
+
+@pytest.mark.parametrize("python", ["venv", "/usr/bin/python3"])
+def test_sdk_internals_we_rely_on_exist(python):
+    """The unversioned /info, the version switch and init/join posting use SDK internals: check
+    them on every SDK we support (the venv's docker 7.x and Debian's python3-docker 5.0.3)."""
+    import sys
+
+    exe = sys.executable if python == "venv" else python
+    if python != "venv" and not shutil.which(exe):
+        pytest.skip(f"{exe} not present")
+    proc = subprocess.run([exe, "-c", SDK_INTERNALS], capture_output=True, text=True, check=False)
+    if python != "venv" and "No module named 'docker'" in proc.stderr:
+        pytest.skip(f"{exe} has no docker SDK")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip()

@@ -1,0 +1,71 @@
+"""errors.py: typed errors and the mapping of Engine error texts."""
+
+from __future__ import annotations
+
+import pytest
+from ansible_collections.hive.swarm.plugins.module_utils._swarm import errors as e
+
+# (status, explanation as dockerd 20.10 sends it, expected class) - texts from DESIGN.md section 5.
+CASES = [
+    (500, "rpc error: code = Unknown desc = update out of sequence", e.UpdateConflict),
+    (503, "Swarm is encrypted and locked. Please unlock it first.", e.SwarmLocked),
+    (409, "swarm is not locked", e.InvalidParameter),
+    (401, "invalid key provided", e.InvalidParameter),
+    (400, "invalid key string", e.InvalidParameter),
+    (503, "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state.",
+     e.NotAManager),
+    (503, "This node is not part of a swarm", e.NotInSwarm),
+    (503, "This node is already part of a swarm. Use \"docker swarm leave\" to leave this swarm.", e.SwarmError),
+    (400, "rpc error: code = FailedPrecondition desc = this would result in a loss of quorum", e.QuorumError),
+    (400, "rpc error: code = FailedPrecondition desc = attempting to demote the last manager of the swarm",
+     e.QuorumError),
+    (400, "node name \"w1\" is ambiguous and matches 2 nodes", e.AmbiguousNode),
+    (500, "rpc error: code = Unknown desc = remote CA does not match fingerprint. Expected: abc", e.WrongSwarm),
+    (500, "invalid join token", e.InvalidParameter),
+    (400, "rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster",
+     e.InvalidParameter),
+    (503, "Timeout was reached before node joined. The attempt to join the swarm will continue in the background.",
+     e.WaitTimeout),
+    (404, "node xyz not found", e.NodeNotFound),
+    (400, "node abc is not down and can't be removed", e.EngineAPIError),
+    (500, "something new", e.EngineAPIError),
+]
+
+
+@pytest.mark.parametrize(("status", "text", "cls"), CASES)
+def test_from_api_error_maps_engine_texts(status, text, cls):
+    err = e.from_api_error(status, text, "POST /x")
+    assert type(err) is cls
+    assert err.status == status
+    assert err.explanation == text
+    assert err.message == f"POST /x failed ({status}): {text}"
+
+
+def test_status_restricted_entries_need_their_status():
+    # "invalid key" means a wrong unlock key only with 401; otherwise it is a generic error.
+    assert type(e.from_api_error(500, "invalid key provided", "op")) is e.EngineAPIError
+
+
+def test_error_text_includes_hint_and_result_fields():
+    err = e.QuorumError("Leaving breaks quorum.", status=400, explanation="x", extra=1)
+    assert str(err) == "Leaving breaks quorum. " + e.QuorumError.hint
+    assert err.result() == {"error_type": "QuorumError", "status": 400, "explanation": "x", "extra": 1}
+    plain = e.SwarmError("plain")
+    assert str(plain) == "plain"
+    assert plain.result() == {"error_type": "SwarmError"}
+
+
+def test_hint_can_be_overridden_per_instance():
+    err = e.NotAManager("no", hint="do this")
+    assert str(err) == "no do this"
+    assert e.NotAManager("no").hint == e.NotAManager.hint
+
+
+def test_unsupported_option_names_option_and_versions():
+    err = e.UnsupportedOption("data_path_port", needed_sdk=None, found_sdk="5.0.3", needed_api="1.40", found_api="1.39")
+    assert "Option 'data_path_port' needs Engine API >= 1.40 (found 1.39)." in str(err)
+    assert "SDK" not in err.message
+    both = e.UnsupportedOption("unlock", needed_sdk="2.7.0", found_sdk="2.6.1", needed_api="1.25", found_api="1.24")
+    assert both.message == ("Option 'unlock' needs Docker SDK for Python >= 2.7.0 (found 2.6.1) and "
+                            "Engine API >= 1.25 (found 1.24).")
+    assert both.result()["needed_sdk"] == "2.7.0"

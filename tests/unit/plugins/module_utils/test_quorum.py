@@ -1,0 +1,40 @@
+"""quorum.py: raft arithmetic for leave and demote."""
+
+from __future__ import annotations
+
+import pytest
+from ansible_collections.hive.swarm.plugins.module_utils._swarm import quorum as q
+
+
+def nodes(reachable, unreachable, workers=1):
+    out = [{"ManagerStatus": {"Reachability": "reachable"}} for _ in range(reachable)]
+    out += [{"ManagerStatus": {"Reachability": "unreachable"}} for _ in range(unreachable)]
+    out += [{"Spec": {"Role": "worker"}} for _ in range(workers)]
+    return out
+
+
+def test_manager_counts():
+    counts = q.manager_counts(nodes(3, 2))
+    assert counts == q.ManagerCounts(total=5, reachable=3)
+    assert counts.unreachable == 2
+
+
+@pytest.mark.parametrize(("total", "size"), [(1, 1), (2, 2), (3, 2), (4, 3), (5, 3), (7, 4)])
+def test_quorum_size(total, size):
+    assert q.quorum_size(total) == size
+
+
+# Matches moby's removingManagerCausesLossOfQuorum(reachable, unreachable): reachable-2 <= unreachable.
+@pytest.mark.parametrize(("reachable", "unreachable"), [(r, u) for r in range(1, 8) for u in range(0, 4)])
+def test_leave_matches_the_engine_rule(reachable, unreachable):
+    counts = q.ManagerCounts(reachable + unreachable, reachable)
+    assert q.leave_keeps_quorum(counts) is not (reachable - 2 <= unreachable)
+
+
+@pytest.mark.parametrize(
+    ("total", "reachable", "node_reachable", "ok"),
+    [(1, 1, True, False), (2, 2, True, True), (3, 3, True, True), (3, 2, True, False), (3, 2, False, True),
+     (5, 3, True, False), (5, 4, True, True), (2, 1, False, True)],
+)
+def test_demote_keeps_quorum(total, reachable, node_reachable, ok):
+    assert q.demote_keeps_quorum(q.ManagerCounts(total, reachable), node_reachable) is ok
