@@ -92,15 +92,6 @@ def nodes(lab: hivelab.Lab, manager: str) -> list[dict[str, Any]]:
     return lab.api(manager, "GET", "/nodes")
 
 
-def poll(pred: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture(scope="module", autouse=True)
 def report_durations() -> Any:
     yield
@@ -165,12 +156,7 @@ def test_rebuilt_first_manager_rejoins_the_same_swarm(lab1: hivelab.Lab, inv1: P
     old_id = swarm(lab1, "rol1-m1")["NodeID"]
     lab1.wipe("rol1-m1")
     assert swarm(lab1, "rol1-m1")["LocalNodeState"] == "inactive"
-
-    def old_entry_gone_or_unreachable() -> bool:
-        entry = next((n for n in nodes(lab1, "rol1-m2") if n["ID"] == old_id), None)
-        return entry is None or entry.get("ManagerStatus", {}).get("Reachability") == "unreachable"
-
-    poll(old_entry_gone_or_unreachable, 60, "the managers to notice that rol1-m1 is gone")
+    # Straight away: the managers may still list the old rol1-m1 as ready and reachable.
     run = playbook(inv1, "-vvv", name="re-join wiped first manager (-vvv)").ok()
     for secret in SECRETS:
         assert secret not in run.out
