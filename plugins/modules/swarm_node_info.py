@@ -281,6 +281,7 @@ from ansible_collections.hive.swarm.plugins.module_utils._swarm.errors import (
     NodeNotFound,
     NotAManager,
     NotInSwarm,
+    QuorumError,
     SwarmLocked,
 )
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.module import run_module
@@ -355,7 +356,7 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
             result["join_tokens"] = client.join_tokens()
         if p["unlock_key"]:
             result["unlock_key"] = client.get_unlock_key()
-    except (NotAManager, NotInSwarm, SwarmLocked) as err:
+    except (NotAManager, NotInSwarm, SwarmLocked, QuorumError) as err:
         # The node stopped being a usable manager between /info and this request (demoted, lost quorum, ...).
         result["swarm_unavailable"] = str(err)
     return result

@@ -16,6 +16,7 @@ if (COLLECTIONS / "ansible_collections" / "hive" / "swarm").exists() and str(COL
     sys.path.insert(0, str(COLLECTIONS))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from ansible.module_utils.common import warnings as ansible_warnings  # noqa: E402
 from ansible.module_utils.testing import patch_module_args  # noqa: E402
 from ansible_collections.hive.swarm.plugins.module_utils._swarm import client as client_mod  # noqa: E402
 from fakes import FakeEngine, factory_for  # noqa: E402
@@ -65,7 +66,11 @@ class ModuleRun:
 
     @property
     def warnings(self) -> list[str]:
-        return list(self.result.get("warnings") or [])
+        """Warning texts (ansible-core 2.19 sends {'event': {'msg': ...}}, older versions plain strings)."""
+        out = []
+        for warning in self.result.get("warnings") or []:
+            out.append(warning["event"]["msg"] if isinstance(warning, dict) else warning)
+        return out
 
 
 @pytest.fixture
@@ -77,6 +82,11 @@ def run_module(capsys: pytest.CaptureFixture[str]) -> Callable[..., ModuleRun]:
         full["_ansible_check_mode"] = check
         full["_ansible_diff"] = diff
         capsys.readouterr()
+        # warnings are process-global in ansible-core (one module run per process): reset them
+        for name in ("_global_warnings", "_global_deprecations"):
+            registry = getattr(ansible_warnings, name, None)
+            if registry is not None:
+                registry.clear()
         with patch_module_args(full):
             with pytest.raises(SystemExit) as exc:
                 main()

@@ -145,6 +145,9 @@ _API_ERROR_TABLE: tuple[tuple[Optional[int], str, type[SwarmError], Optional[str
     (None, "not part of a swarm", NotInSwarm, None),
     (None, "already part of a swarm", SwarmError, "The engine joined or created a swarm meanwhile; run again."),
     (None, "loss of quorum", QuorumError, None),
+    (None, "does not have a leader", QuorumError,
+     "More than half of the managers must be up and reachable; recover them, or re-create the swarm from one "
+     "manager with swarm_init force_new_cluster=true."),
     (None, "last manager", QuorumError, None),
     (None, "ambiguous", AmbiguousNode, None),
     (None, "remote ca does not match fingerprint", WrongSwarm,

@@ -19,6 +19,8 @@ CASES = [
     (400, "rpc error: code = FailedPrecondition desc = this would result in a loss of quorum", e.QuorumError),
     (400, "rpc error: code = FailedPrecondition desc = attempting to demote the last manager of the swarm",
      e.QuorumError),
+    (503, "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers "
+          "are online.", e.QuorumError),
     (400, "node name \"w1\" is ambiguous and matches 2 nodes", e.AmbiguousNode),
     (500, "rpc error: code = Unknown desc = remote CA does not match fingerprint. Expected: abc", e.WrongSwarm),
     (500, "invalid join token", e.InvalidParameter),

@@ -1,0 +1,148 @@
+"""swarm_node_info against the fake Engine."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ansible_collections.hive.swarm.plugins.modules import swarm_node_info
+from fakes import ApiFailure, FakeEngine
+
+MAIN = swarm_node_info.main
+
+
+@pytest.fixture
+def manager(engine):
+    swarm = engine.make_manager()
+    w1 = swarm.add_node("w1", "worker", "10.0.0.21", labels={"zone": "a"})
+    swarm.add_node("m2", "manager", "10.0.0.12", reachability="unreachable", state="down")
+    return swarm, w1
+
+
+def test_inactive_node_reports_local_state_with_one_request(engine, run_module):
+    res = run_module(MAIN, {})
+    assert not res.failed and not res.changed
+    assert res["local"]["state"] == "inactive"
+    assert res["local"]["node_id"] is None
+    assert res["swarm"] is None and res["nodes"] == [] and res["node"] is None
+    assert res["swarm_unavailable"] == "This node is not part of a swarm."
+    assert "join_tokens" not in res.result and "unlock_key" not in res.result
+    assert engine.requests == ["GET /info"]
+
+
+def test_local_only_is_exactly_one_request_and_includes_the_swarm_on_managers(engine, manager, run_module):
+    swarm, _ = manager
+    res = run_module(MAIN, {"local_only": True})
+    assert engine.requests == ["GET /info"]
+    assert res["local"]["is_manager"] and res["local"]["cluster_id"] == swarm.id
+    assert res["local"]["managers_count"] == 2 and res["local"]["nodes_count"] == 3
+    assert res["swarm"]["id"] == swarm.id and res["swarm_unavailable"] is None
+
+
+@pytest.mark.parametrize("extra", [{"nodes": True}, {"node": "w1"}, {"join_tokens": True}, {"unlock_key": True}])
+def test_local_only_refuses_other_reads(engine, run_module, extra):
+    res = run_module(MAIN, {"local_only": True, **extra})
+    assert res.failed and res["error_type"] == "InvalidParameter"
+    assert "local_only cannot be combined" in res["msg"]
+    assert engine.requests == []
+
+
+def test_manager_default_read_is_one_request(engine, manager, run_module):
+    swarm, _ = manager
+    res = run_module(MAIN, {})
+    assert engine.requests == ["GET /info"]
+    assert res["swarm"]["spec"]["snapshot_interval"] == 10000
+    assert res["swarm"]["version"] == swarm.version
+    assert res["nodes"] == [] and res["node"] is None
+
+
+def test_nodes_with_filters_and_one_node(engine, manager, run_module):
+    _, w1 = manager
+    res = run_module(MAIN, {"nodes": True, "nodes_filters": {"role": "manager"}, "node": "w1"})
+    assert [n["hostname"] for n in res["nodes"]] == ["node1", "m2"]
+    assert res["nodes"][1]["manager_reachability"] == "unreachable" and res["nodes"][1]["state"] == "down"
+    assert res["node"]["id"] == w1["ID"] and res["node"]["labels"] == {"zone": "a"}
+    # filtered list cannot answer the node lookup: a second, unfiltered listing
+    assert engine.requests == ["GET /info", "GET /nodes", "GET /nodes"]
+
+
+def test_unfiltered_listing_is_reused_for_the_node(engine, manager, run_module):
+    _, w1 = manager
+    res = run_module(MAIN, {"nodes": True, "node": w1["ID"]})
+    assert len(res["nodes"]) == 3 and res["node"]["hostname"] == "w1"
+    assert engine.requests == ["GET /info", "GET /nodes"]
+
+
+def test_unknown_node_is_null_and_ambiguous_node_fails(engine, manager, run_module):
+    swarm, _ = manager
+    assert run_module(MAIN, {"node": "nope"})["node"] is None
+    swarm.add_node("w1", "worker", "10.0.0.22")
+    res = run_module(MAIN, {"node": "w1"})
+    assert res.failed and res["error_type"] == "AmbiguousNode"
+    assert "Hostname 'w1' matches 2 nodes" in res["msg"] and "address the node by its ID" in res["msg"]
+
+
+def test_secrets_only_when_asked(engine, manager, run_module):
+    swarm, _ = manager
+    plain = run_module(MAIN, {"nodes": True, "node": "w1"})
+    dumped = json.dumps(plain.result)
+    assert "SWMTKN" not in dumped and "SWMKEY" not in dumped and "TrustRoot" not in dumped
+    assert engine.count("GET /swarm") == 0
+    res = run_module(MAIN, {"join_tokens": True, "unlock_key": True})
+    assert res["join_tokens"] == {"worker": swarm.worker_token, "manager": swarm.manager_token}
+    assert res["unlock_key"] is None  # autolock is off
+    swarm.spec["EncryptionConfig"]["AutoLockManagers"] = True
+    assert run_module(MAIN, {"unlock_key": True})["unlock_key"] == swarm.unlock_key
+
+
+def test_worker_reports_swarm_unavailable_without_failing(engine, run_module):
+    mgr = FakeEngine("m1", "10.0.0.11")
+    swarm = mgr.make_manager()
+    engine.make_worker(swarm)
+    res = run_module(MAIN, {"nodes": True, "node": "m1", "join_tokens": True, "unlock_key": True})
+    assert not res.failed
+    assert res["swarm_unavailable"] == ("This node is a worker; swarm and node data are only available on managers "
+                                        "(10.0.0.11:2377).")
+    assert res["swarm"] is None and res["nodes"] == [] and res["node"] is None
+    assert res["join_tokens"] is None and res["unlock_key"] is None
+    assert res["local"]["state"] == "active" and res["local"]["remote_managers"][0]["addr"] == "10.0.0.11:2377"
+    assert engine.requests == ["GET /info"]
+
+
+@pytest.mark.parametrize(
+    ("state", "error", "reason"),
+    [
+        ("locked", "", "The swarm is locked on this node; unlock it to read swarm data."),
+        ("pending", "", "This node is still joining a swarm (state pending)."),
+        ("error", "rpc error: no route", "This node's swarm state is error: rpc error: no route."),
+    ],
+)
+def test_unusual_states(engine, run_module, state, error, reason):
+    engine.make_manager()
+    engine.state, engine.error = state, error
+    res = run_module(MAIN, {"nodes": True})
+    assert not res.failed
+    assert res["swarm_unavailable"] == reason and res["swarm"] is None
+    assert res["local"]["state"] == state
+    assert engine.requests == ["GET /info"]
+
+
+def test_manager_without_leader_reports_instead_of_crashing(engine, manager, run_module):
+    swarm, _ = manager
+    swarm.has_leader = False
+    res = run_module(MAIN, {"nodes": True, "join_tokens": True})
+    assert not res.failed
+    assert "does not have a leader" in res["swarm_unavailable"]
+    assert res["nodes"] == [] and res["join_tokens"] is None
+
+
+def test_unexpected_engine_error_fails(engine, manager, run_module):
+    engine.fail_next("GET /nodes", ApiFailure(500, "internal"))
+    res = run_module(MAIN, {"nodes": True})
+    assert res.failed and res["error_type"] == "EngineAPIError"
+    assert res["msg"] == "GET /nodes failed (500): internal [engine unix:///run/docker.sock on node1]"
+
+
+def test_check_mode_reads_the_same(engine, manager, run_module):
+    res = run_module(MAIN, {"nodes": True}, check=True)
+    assert not res.changed and len(res["nodes"]) == 3
