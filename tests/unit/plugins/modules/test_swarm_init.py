@@ -185,3 +185,11 @@ def test_force_new_cluster_only_acts_on_a_broken_swarm(engine, run_module):
     assert engine.bodies[-1][1]["ForceNewCluster"] is True
     assert res["diff"]["after"]["force_new_cluster"] is True
     assert swarm.manager_addrs == {engine.node_id: "10.0.0.11:2377"}
+
+
+def test_adopt_warns_about_every_init_only_difference(engine, run_module):
+    engine.make_manager()
+    res = run_module(MAIN, {"default_addr_pool": ["10.20.0.0/16"], "subnet_size": 26, "data_path_port": 4789})
+    assert not res.changed and res["spec_differs"] == ["default_addr_pool", "subnet_size"]
+    same = run_module(MAIN, {"default_addr_pool": ["10.0.0.0/8"], "subnet_size": 24})
+    assert same["spec_differs"] == [] and same.warnings == []

@@ -232,3 +232,23 @@ def test_wrong_advertised_address_warns(engine, swarm_a, run_module):
     engine.addr = "10.5.5.5"
     res = run_module(MAIN, args(swarm_a, advertise_addr="127.0.0.1"))
     assert any("advertises 10.5.5.5, not the requested 127.0.0.1" in w for w in res.warnings)
+
+
+def test_failed_join_after_leaving_reports_changed(engine, swarm_a, swarm_b, run_module):
+    engine.make_worker(swarm_b)
+    engine.fail_next("POST /swarm/join", ApiFailure(503, "rpc error: code = Unavailable desc = refused"))
+    res = run_module(MAIN, args(swarm_a, force_rejoin=True))
+    assert res.failed and res["changed"] is True and engine.state == "inactive"
+
+
+def test_leave_for_rejoin_that_does_not_leave_fails(engine, swarm_a, swarm_b, run_module):
+    engine.make_worker(swarm_b)
+    engine._leave = lambda force: None  # the Engine accepts the request but stays in the swarm
+    res = run_module(MAIN, args(swarm_a, force_rejoin=True))
+    assert res.failed and "but the node is still active" in res["msg"]
+
+
+def test_fallback_with_an_unresolvable_remote_name(engine, swarm_a, run_module):
+    engine.make_worker(swarm_a)
+    res = run_module(MAIN, args(swarm_a, remote_addrs=["mgr.invalid"], docker_host="tcp://10.0.0.99:2375"))
+    assert res.failed and "cannot be verified" in res["msg"]
