@@ -1189,6 +1189,9 @@ def _parser() -> argparse.ArgumentParser:
     ex = named(sub.add_parser("exec", help="run a command inside a host: exec HOST -- cmd ..."))
     ex.add_argument("host")
     ex.add_argument("command", nargs=argparse.REMAINDER)
+    ssh = named(sub.add_parser("ssh", help="ssh into a host as root with the lab key: ssh HOST [-- cmd ...]"))
+    ssh.add_argument("host")
+    ssh.add_argument("command", nargs=argparse.REMAINDER)
     named(sub.add_parser("hosts", help="hosts as JSON"))
     sub.add_parser("list", help="labs that exist")
     return p
@@ -1235,6 +1238,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             lab.stop(args.host, kill=args.cmd == "kill" or args.kill)
         elif args.cmd in ("start", "wipe", "cut", "heal"):
             getattr(lab, args.cmd)(args.host)
+        elif args.cmd == "ssh":
+            cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
+            return subprocess.call(lab.ssh_argv(args.host, *cmd))
         elif args.cmd == "exec":
             cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
             if not cmd:

@@ -196,6 +196,26 @@ def test_smoke_service_runs_on_every_node(lab5):
     assert _poll(lambda: running() == {h.name for h in lab5.managers}, 90), running()
 
 
+def test_overlay_network_spans_hosts(lab5):
+    """Gossip (7946) and VXLAN (4789) between lab hosts: a task on m1 pings a task on m3 over an overlay."""
+    m1, m3 = lab5.managers[0], lab5.managers[2]
+    lab5.docker(m1, "network", "create", "--driver", "overlay", "--attachable", "labt1-ov")
+    lab5.docker(m1, "service", "create", "--detach", "--no-resolve-image", "--name", "ov", "--mode", "global",
+                "--network", "labt1-ov", "--stop-signal", "KILL", hivelab.IMAGE, "sleep", "3600")
+
+    def task(h: hivelab.Host) -> str:
+        ids = lab5.docker(h, "ps", "-q", "--filter", "label=com.docker.swarm.service.name=ov").stdout.split()
+        return ids[0] if ids else ""
+
+    assert _poll(lambda: bool(task(m1)) and bool(task(m3)), 90)
+    addr = lab5.docker(m3, "inspect", "-f", '{{(index .NetworkSettings.Networks "labt1-ov").IPAddress}}',
+                       task(m3)).stdout.strip()
+    assert addr
+    ping = lab5.docker(m1, "exec", task(m1), "ping", "-c", "2", "-W", "5", addr, check=False)
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    lab5.docker(m1, "service", "rm", "ov")
+
+
 def test_cut_isolates_a_host_and_heal_restores(lab5):
     m1, _m2, m3 = lab5.managers
     assert lab5.tcp_probe(m1, m3.ip, 2377)
