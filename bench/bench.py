@@ -1,0 +1,721 @@
+"""hive.swarm benchmark: how far is site.yml from the raw Docker CLI floor?
+
+For each lab size (managers+workers) it brings up a fresh lab (``bench`` on 198.18.40.0/24 by default,
+one lab at a time) and measures, median of ``--reps`` repetitions:
+
+  floor    raw ``docker -H unix://<host socket>`` calls, no Ansible: init on the first manager, join the
+           other managers one by one (each until Reachable), workers in parallel, until every node is Ready
+  first    ``ansible-playbook site.yml`` on a fresh lab (swarm state reset before each run)
+  rerun    ``site.yml`` again with nothing to change (must report changed=0 everywhere)
+  status   ``playbooks/status.yml``
+  micro    (with ``--profile``; first size only) bench/micro.yml: the cost of one call (SSH exec, remote
+           Python start, Docker SDK import, module framework, a hive.swarm module) on the first manager
+
+Ratios are to the floor's median of the same size (the re-run too). Controller memory is measured two
+ways: the largest single process of the ansible-playbook tree (wait4 rusage ``ru_maxrss``) and the peak
+of the whole tree summed (RSS and PSS, polled from /proc). ``--profile`` adds a per-task timing callback
+(bench/callback_plugins/hive_bench_timer.py) and prints the tasks that take the time. ``--variant``
+repeats first/rerun/status with environment overrides (ANSIBLE_FORKS=…) or extra ansible-playbook
+arguments (``-e docker_swarm_wait_delay=0.2``) to measure a change without editing the role.
+
+Run it with ``bash bench/run.sh [--sizes 3+2,3+5] [--reps 3]`` (needs root, like the lab). Results:
+a table on stdout, JSON in bench/results/<timestamp>.json, logs in bench/results/<timestamp>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(ROOT / "lab"))
+
+import hivelab  # noqa: E402
+
+VENV_BIN = ROOT / ".venv" / "bin"
+CALLBACK_DIR = BENCH / "callback_plugins"
+CALLBACK_NAME = "hive_bench_timer"
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+# Targets from issue 5: ratio of the median to the floor's median of the same size.
+TARGETS: Dict[str, Dict[Tuple[int, int], float]] = {
+    "first": {(3, 2): 2.5, (3, 20): 4.0},
+    "rerun": {(3, 2): 1.5, (3, 20): 2.5},
+}
+SCALING_TARGET = 2.0  # first(3+50) / first(3+5)
+
+# Named variants: --variant NAME uses these; --variant NAME:SPEC defines a new one.
+PRESETS: Dict[str, str] = {
+    "baseline": "",
+    "forks5": "ANSIBLE_FORKS=5",
+    "forks100": "ANSIBLE_FORKS=100",
+    "nopipelining": "ANSIBLE_PIPELINING=False",
+    "nocp": "ANSIBLE_SSH_ARGS='-o ControlMaster=no -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no"
+            " -o LogLevel=ERROR'",
+    "free": "ANSIBLE_STRATEGY=free",
+    "delay02": "-e docker_swarm_wait_delay=0.2",
+    "poll": "ANSIBLE_INTERNAL_POLL_INTERVAL=0.05",
+}
+
+RECAP_RE = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+"
+                      r"skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)", re.M)
+
+
+class BenchError(RuntimeError):
+    """A benchmark step failed; the message says which and where its log is."""
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class Variant:
+    name: str
+    env: Dict[str, str] = field(default_factory=dict)
+    args: List[str] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, text: str) -> Variant:
+        name, sep, spec = text.partition(":")
+        if not sep:
+            if name not in PRESETS:
+                raise BenchError(f"unknown variant {name!r}: presets are {', '.join(PRESETS)}; or NAME:SPEC")
+            spec = PRESETS[name]
+        env: Dict[str, str] = {}
+        args: List[str] = []
+        for token in shlex.split(spec):
+            key, eq, value = token.partition("=")
+            if eq and re.fullmatch(r"[A-Z_][A-Z0-9_]*", key):
+                env[key] = value
+            else:
+                args.append(token)
+        return cls(name, env, args)
+
+
+@dataclass
+class Run:
+    """One measured run (a floor or an ansible-playbook)."""
+
+    size: str
+    phase: str  # floor | first | rerun | status
+    variant: str
+    rep: int
+    seconds: float
+    ok: bool
+    error: str = ""
+    idempotent: Optional[bool] = None
+    maxrss_kb: int = 0  # largest single process of the tree (wait4 rusage)
+    tree_rss_kb: int = 0  # peak of the summed RSS of the tree (polled)
+    tree_pss_kb: int = 0  # peak of the summed PSS of the tree (polled)
+    tree_procs: int = 0  # most processes seen in the tree at once
+    cpu_s: float = 0.0  # user + system CPU of the tree
+    load1: float = 0.0  # 1-minute load average when the run started
+    phases: Dict[str, float] = field(default_factory=dict)
+    log: str = ""
+    profile: str = ""
+
+
+# --------------------------------------------------------------------------- process tree memory
+
+
+def _proc_table() -> Dict[int, Tuple[int, int]]:
+    """pid -> (ppid, rss pages) for every process we can read."""
+    out: Dict[int, Tuple[int, int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        rest = stat[stat.rfind(")") + 2:].split()
+        out[int(entry)] = (int(rest[1]), int(rest[21]))
+    return out
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class TreeSampler(threading.Thread):
+    """Polls /proc and keeps the peak summed RSS / PSS of a process and all its descendants."""
+
+    def __init__(self, root_pid: int, interval: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.root_pid = root_pid
+        self.interval = interval
+        self.peak_rss_kb = 0
+        self.peak_pss_kb = 0
+        self.peak_procs = 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            self.sample()
+            self._stop_event.wait(self.interval)
+
+    def sample(self) -> None:
+        table = _proc_table()
+        children: Dict[int, List[int]] = {}
+        for pid, (ppid, _rss) in table.items():
+            children.setdefault(ppid, []).append(pid)
+        tree, todo = [], [self.root_pid]
+        while todo:
+            pid = todo.pop()
+            if pid in table:
+                tree.append(pid)
+                todo.extend(children.get(pid, []))
+        rss = sum(table[p][1] for p in tree) * PAGE_KB
+        pss = sum(_pss_kb(p) for p in tree)
+        self.peak_rss_kb = max(self.peak_rss_kb, rss)
+        self.peak_pss_kb = max(self.peak_pss_kb, pss)
+        self.peak_procs = max(self.peak_procs, len(tree))
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+
+# --------------------------------------------------------------------------- the bench
+
+
+def _median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _diff(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return None if a is None or b is None else a - b
+
+
+def _size_key(text: str) -> Tuple[int, int]:
+    m = re.fullmatch(r"(\d+)\+(\d+)", text.strip())
+    if not m or int(m.group(1)) < 1:
+        raise BenchError(f"bad size {text!r}: MANAGERS+WORKERS, e.g. 3+20")
+    return int(m.group(1)), int(m.group(2))
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.stamp = time.strftime("%Y%m%dT%H%M%S")
+        self.results_dir = Path(args.results_dir)
+        self.log_dir = self.results_dir / self.stamp
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.json_path = self.results_dir / f"{self.stamp}.json"
+        self.variants = [Variant.parse(v) for v in (args.variant or ["baseline"])]
+        self.runs: List[Run] = []
+        self.lab_reports: Dict[str, Any] = {}
+        self.cli = os.environ.get("HIVELAB_DOCKER_CLI") or shutil.which("docker", path=os.environ.get("PATH", "")
+                                                                          + ":" + hivelab.TOOL_PATH)
+        if not self.cli:
+            raise BenchError("docker CLI not found (the floor uses it)")
+        self._cp_count = 0
+        self.micro_size = ""  # micro.yml runs for the first size only (its per-call costs do not depend on size)
+
+    def say(self, text: str) -> None:
+        print(f"[bench {time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+    # ----- lab
+    def lab_up(self, managers: int, workers: int) -> hivelab.Lab:
+        lab = hivelab.Lab(self.args.lab_name, self.args.net)
+        if lab.exists():
+            lab.down(log=lambda _m: None)
+            lab = hivelab.Lab(self.args.lab_name, self.args.net)
+        report = lab.up(managers, workers, timeout=120 + 3 * (managers + workers), log=lambda _m: None)
+        self.say(f"lab {lab.name}: {managers}+{workers} up in {report['seconds']:.1f}s")
+        self.lab_reports[f"{managers}+{workers}"] = report
+        return lab
+
+    def reset(self, lab: hivelab.Lab) -> None:
+        """Fresh swarm state on every engine (not timed)."""
+        if self.args.reset == "wipe":
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(lab.wipe, lab.hosts))
+        else:
+            with ThreadPoolExecutor(max_workers=min(32, len(lab.hosts))) as pool:
+                list(pool.map(lambda h: self._leave(lab, h), lab.hosts))
+        self._assert_fresh(lab)
+
+    def _leave(self, lab: hivelab.Lab, h: hivelab.Host) -> None:
+        sock = str(h.socket)
+        status, body = hivelab.engine_request(sock, "POST", "/swarm/leave?force=1", timeout=120)
+        if status not in (200, 503):  # 503: not part of a swarm
+            raise BenchError(f"{h.name}: swarm leave -> HTTP {status} {body[:200]!r}")
+        # Joining creates docker_gwbridge and leaving keeps it; a fresh engine has none. Right after the leave
+        # the ingress sandbox may still hold an endpoint on it (HTTP 403 "has active endpoints"): poll.
+        last: List[Any] = []
+
+        def removed() -> bool:
+            status, body = hivelab.engine_request(sock, "DELETE", "/networks/docker_gwbridge", timeout=60)
+            last[:] = [status, body[:200]]
+            return status in (204, 404)
+
+        if not hivelab._poll(removed, 60, 0.1):
+            raise BenchError(f"{h.name}: removing docker_gwbridge -> HTTP {last[0]} {last[1]!r}")
+
+    def _assert_fresh(self, lab: hivelab.Lab) -> None:
+        for h in lab.hosts:
+            swarm = lab.info(h).get("Swarm", {})
+            leftovers = [p.name for p in (h.data_root / "swarm").glob("*")]
+            networks = [n["Name"] for n in lab.api(h, "GET", "/networks") if n["Name"] not in ("host", "none")]
+            if swarm.get("LocalNodeState") != "inactive" or swarm.get("NodeID") or leftovers or networks:
+                raise BenchError(f"{h.name}: not fresh after reset: state={swarm.get('LocalNodeState')} "
+                                 f"node={swarm.get('NodeID')!r} swarm dir={leftovers} networks={networks}")
+
+    def _assert_swarm(self, lab: hivelab.Lab) -> None:
+        """After a converge: one swarm with every host Ready and every manager reachable."""
+        nodes = lab.api(lab.managers[0], "GET", "/nodes")
+        want = {h.name: h.role for h in lab.hosts}
+        have = {n["Description"]["Hostname"]: n for n in nodes}
+        bad = [name for name, role in want.items()
+               if name not in have or have[name]["Spec"]["Role"] != role or have[name]["Status"]["State"] != "ready"
+               or (role == "manager" and have[name].get("ManagerStatus", {}).get("Reachability") != "reachable")]
+        if bad or len(nodes) != len(want):
+            raise BenchError(f"swarm not as expected after converge: {len(nodes)} nodes, wrong: {bad}")
+
+    # ----- (a) the floor
+    def _docker(self, h: hivelab.Host, *args: str, timeout: float = 120) -> str:
+        proc = subprocess.run([self.cli, "-H", h.docker_host, *args], capture_output=True, text=True,
+                              timeout=timeout, check=False)
+        if proc.returncode != 0:  # never echo stdout: join-token output holds secrets
+            raise BenchError(f"docker {args[0]} {args[1] if len(args) > 1 else ''} on {h.name} failed: "
+                             f"{proc.stderr.strip()[:300]}")
+        return proc.stdout.strip()
+
+    def floor(self, lab: hivelab.Lab, deadline_s: float = 300) -> Dict[str, float]:
+        m1, others, workers = lab.managers[0], lab.managers[1:], lab.workers
+        addr = f"{m1.ip}:2377"
+        phases: Dict[str, float] = {}
+        t = time.monotonic()
+        self._docker(m1, "swarm", "init", "--advertise-addr", m1.ip)
+        manager_token = self._docker(m1, "swarm", "join-token", "-q", "manager")
+        worker_token = self._docker(m1, "swarm", "join-token", "-q", "worker")
+        phases["init"] = time.monotonic() - t
+        t = time.monotonic()
+        for h in others:
+            self._docker(h, "swarm", "join", "--token", manager_token, "--advertise-addr", h.ip, addr)
+            node_id = self._docker(h, "info", "--format", "{{.Swarm.NodeID}}")
+
+            def reachable(node: str = node_id) -> bool:
+                return self._docker(m1, "node", "inspect", node, "--format",
+                                    "{{.ManagerStatus.Reachability}}") == "reachable"
+
+            if not hivelab._poll(reachable, deadline_s, 0.05):
+                raise BenchError(f"floor: {h.name} not reachable within {deadline_s}s")
+        phases["managers"] = time.monotonic() - t
+        t = time.monotonic()
+        procs = [(h, subprocess.Popen([self.cli, "-H", h.docker_host, "swarm", "join", "--token", worker_token,
+                                       "--advertise-addr", h.ip, addr], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, text=True)) for h in workers]
+        for h, p in procs:
+            _out, err = p.communicate(timeout=deadline_s)
+            if p.returncode != 0:
+                raise BenchError(f"floor: worker {h.name} join failed: {err.strip()[:300]}")
+        phases["workers"] = time.monotonic() - t
+        t = time.monotonic()
+        total = len(lab.hosts)
+
+        def all_ready() -> bool:
+            rows = self._docker(m1, "node", "ls", "--format", "{{.Status}} {{.ManagerStatus}}").splitlines()
+            return len(rows) == total and all(r.split()[0] == "Ready" for r in rows) and \
+                sum(1 for r in rows if r.split()[1:] in (["Leader"], ["Reachable"])) == len(lab.managers)
+
+        if not hivelab._poll(all_ready, deadline_s, 0.05):
+            raise BenchError("floor: nodes not all Ready")
+        phases["ready"] = time.monotonic() - t
+        return phases
+
+    def run_floor(self, lab: hivelab.Lab, size: str, rep: int) -> Run:
+        load1 = os.getloadavg()[0]
+        t0 = time.monotonic()
+        try:
+            phases = self.floor(lab)
+            ok, error = True, ""
+        except BenchError as exc:
+            phases, ok, error = {}, False, str(exc)
+        run = Run(size, "floor", "-", rep, time.monotonic() - t0, ok, error, load1=load1,
+                  phases={k: round(v, 3) for k, v in phases.items()})
+        if ok:
+            self._assert_swarm(lab)
+        return run
+
+    # ----- (b)(c)(d) ansible-playbook
+    def _control_dir(self) -> Path:
+        self._cp_count += 1
+        d = Path(f"/tmp/hive-bench-cp-{os.getpid()}-{self._cp_count}")
+        d.mkdir(mode=0o700)
+        return d
+
+    def _close_control_dir(self, d: Path) -> None:
+        """Ask every SSH ControlMaster this run left behind to exit, then remove the directory."""
+        for sock in d.iterdir():
+            subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "bench-close"],
+                           capture_output=True, timeout=30, check=False)
+        shutil.rmtree(d, ignore_errors=True)
+
+    def ansible(self, lab: hivelab.Lab, playbook: str, variant: Variant, tag: str, phase: str,
+                control_dir: Optional[Path] = None) -> Run:
+        log_path = self.log_dir / f"{tag}.log"
+        prof_path = self.log_dir / f"{tag}.profile.json"
+        own_cp = control_dir is None
+        cp = control_dir or self._control_dir()
+        env = dict(os.environ)
+        env.update({"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
+                    "ANSIBLE_SSH_CONTROL_PATH_DIR": str(cp), "PATH": f"{VENV_BIN}:{env.get('PATH', '')}"})
+        if self.args.profile or phase == "micro":
+            env.update({"ANSIBLE_CALLBACK_PLUGINS": str(CALLBACK_DIR), "ANSIBLE_CALLBACKS_ENABLED": CALLBACK_NAME,
+                        "HIVE_BENCH_PROFILE_OUT": str(prof_path)})
+        env.update(variant.env)
+        argv = [str(VENV_BIN / "ansible-playbook"), "-i", str(lab.inventory_path), playbook, *variant.args]
+        load1 = os.getloadavg()[0]
+        with open(log_path, "w") as logf:
+            logf.write(f"# {shlex.join(argv)}\n# env: {json.dumps(variant.env)}\n")
+            logf.flush()
+            t0 = time.monotonic()
+            start_wall = time.time()
+            proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=logf, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL)
+            sampler = TreeSampler(proc.pid)
+            sampler.start()
+            _pid, status, usage = os.wait4(proc.pid, 0)
+            seconds = time.monotonic() - t0
+            sampler.stop()
+            proc.returncode = os.waitstatus_to_exitcode(status)
+        if own_cp:
+            self._close_control_dir(cp)
+        text = log_path.read_text()
+        recap = {m.group(1): [int(x) for x in m.groups()[1:]] for m in RECAP_RE.finditer(text)}
+        ok = proc.returncode == 0 and bool(recap) and all(r[2] == 0 and r[3] == 0 for r in recap.values())
+        error = "" if ok else f"rc={proc.returncode}, see {log_path}"
+        run = Run(lab.name, "", variant.name, 0, seconds, ok, error,
+                  maxrss_kb=int(usage.ru_maxrss), tree_rss_kb=sampler.peak_rss_kb, tree_pss_kb=sampler.peak_pss_kb,
+                  tree_procs=sampler.peak_procs, cpu_s=round(usage.ru_utime + usage.ru_stime, 2), load1=load1,
+                  log=str(log_path.relative_to(ROOT)) if log_path.is_relative_to(ROOT) else str(log_path))
+        run.idempotent = all(r[1] == 0 for r in recap.values()) if recap else None
+        if prof_path.is_file():
+            data = json.loads(prof_path.read_text())
+            data["process_start"] = start_wall
+            data["process_seconds"] = seconds
+            prof_path.write_text(json.dumps(data))
+            run.profile = str(prof_path)
+        return run
+
+    def run_ansible_set(self, lab: hivelab.Lab, size: str, rep: int, variant: Variant) -> None:
+        phases = [("first", "site.yml"), ("rerun", "site.yml"), ("status", "playbooks/status.yml"),
+                  ("micro", str(BENCH / "micro.yml"))]
+        phases = [p for p in phases if p[0] in self.args.phases and (p[0] != "micro" or size == self.micro_size)]
+        shared = self._control_dir() if self.args.ssh == "warm" else None
+        try:
+            for phase, playbook in phases:
+                tag = f"{size}-{variant.name}-r{rep}-{phase}"
+                run = self.ansible(lab, playbook, variant, tag, phase, control_dir=shared)
+                run.size, run.phase, run.rep = size, phase, rep
+                if run.ok and phase == "first":
+                    self._assert_swarm(lab)
+                if phase == "rerun" and run.ok and not run.idempotent:
+                    run.error = f"not idempotent (changed > 0), see {run.log}"
+                self.record(run)
+                if not run.ok:
+                    break
+        finally:
+            if shared is not None:
+                self._close_control_dir(shared)
+
+    def record(self, run: Run) -> None:
+        self.runs.append(run)
+        extra = f" rss(tree)={run.tree_rss_kb // 1024}M cpu={run.cpu_s}s" if run.phase != "floor" else \
+            " " + " ".join(f"{k}={v:.2f}" for k, v in run.phases.items())
+        flag = "" if run.ok else f"  FAILED: {run.error}"
+        if run.ok and run.phase == "rerun" and not run.idempotent:
+            flag = "  NOT IDEMPOTENT"
+        self.say(f"{run.size} {run.phase:<6} {run.variant:<12} rep {run.rep}: {run.seconds:7.2f}s"
+                 f" load={run.load1:.1f}{extra}{flag}")
+        self.write_json()
+
+    # ----- main loop
+    def run(self) -> int:
+        sizes = [_size_key(s) for s in self.args.sizes.split(",") if s.strip()]
+        if not sizes:
+            raise BenchError("no sizes given")
+        self.micro_size = f"{sizes[0][0]}+{sizes[0][1]}"
+        self.say(f"sizes {', '.join(f'{m}+{w}' for m, w in sizes)}, reps {self.args.reps}, variants "
+                 f"{', '.join(v.name for v in self.variants)}, reset {self.args.reset}, ssh {self.args.ssh}; "
+                 f"logs in {self.log_dir}")
+        lab: Optional[hivelab.Lab] = None
+        try:
+            for managers, workers in sizes:
+                size = f"{managers}+{workers}"
+                lab = self.lab_up(managers, workers)
+                for rep in range(1, self.args.reps + 1):
+                    if "floor" in self.args.phases:
+                        self.reset(lab)
+                        self.record(self.run_floor(lab, size, rep))
+                    for variant in self.variants:
+                        self.reset(lab)
+                        self.run_ansible_set(lab, size, rep, variant)
+                self.print_table()
+        finally:
+            if lab is not None and not self.args.keep_lab:
+                lab.down(log=lambda _m: None)
+                self.say(f"lab {lab.name} down")
+        self.print_table()
+        if self.args.profile:
+            self.print_profile()
+        if "micro" in self.args.phases:
+            self.print_micro()
+        self.say(f"results: {self.json_path}")
+        return 0 if all(r.ok and (r.phase != "rerun" or r.idempotent) for r in self.runs) else 1
+
+    # ----- reporting
+    def summary(self) -> List[Dict[str, Any]]:
+        rows: List[Dict[str, Any]] = []
+        keys: List[Tuple[str, str, str]] = []
+        for r in self.runs:
+            if (r.size, r.phase, r.variant) not in keys:
+                keys.append((r.size, r.phase, r.variant))
+        order = {"floor": 0, "first": 1, "rerun": 2, "status": 3, "micro": 4}
+        keys.sort(key=lambda k: (_size_key(k[0]), order.get(k[1], 9), k[2] != "baseline", k[2]))
+        floors = {size: _median([r.seconds for r in self.runs if r.size == size and r.phase == "floor" and r.ok])
+                  for size in {k[0] for k in keys}}
+        for size, phase, variant in keys:
+            runs = [r for r in self.runs if (r.size, r.phase, r.variant) == (size, phase, variant)]
+            good = [r for r in runs if r.ok]
+            secs = [r.seconds for r in good]
+            med = _median(secs)
+            floor = floors.get(size, float("nan"))
+            target = TARGETS.get(phase, {}).get(_size_key(size))
+            ratio = med / floor if good and floor == floor and floor > 0 else float("nan")
+            rows.append({
+                "size": size, "phase": phase, "variant": variant, "n": len(good), "failed": len(runs) - len(good),
+                "not_idempotent": sum(1 for r in good if phase == "rerun" and not r.idempotent),
+                "median": med, "min": min(secs) if secs else float("nan"), "max": max(secs) if secs else float("nan"),
+                "ratio": ratio, "target": target,
+                "meets_target": (ratio <= target) if target is not None and ratio == ratio else None,
+                "maxrss_mb": max((r.maxrss_kb for r in good), default=0) / 1024,
+                "tree_rss_mb": max((r.tree_rss_kb for r in good), default=0) / 1024,
+                "tree_pss_mb": max((r.tree_pss_kb for r in good), default=0) / 1024,
+                "tree_procs": max((r.tree_procs for r in good), default=0),
+                "cpu_s": _median([r.cpu_s for r in good]),
+                "load1": _median([r.load1 for r in runs]),
+            })
+        return rows
+
+    def scaling(self) -> Optional[Dict[str, Any]]:
+        rows = {(r["size"], r["variant"]): r for r in self.summary() if r["phase"] == "first"}
+        small, big = rows.get(("3+5", "baseline")), rows.get(("3+50", "baseline"))
+        if not small or not big or not small["n"] or not big["n"]:
+            return None
+        value = big["median"] / small["median"]
+        return {"first_3+50_over_3+5": value, "target": SCALING_TARGET, "meets_target": value <= SCALING_TARGET}
+
+    def print_table(self) -> None:
+        rows = self.summary()
+        label = {"floor": "floor (docker CLI)", "first": "site.yml first", "rerun": "site.yml no-change",
+                 "status": "status.yml", "micro": "micro.yml"}
+        head = (f"{'size':<5} {'phase':<19} {'variant':<13} {'n':>2} {'median':>7} {'min':>7} {'max':>7} "
+                f"{'ratio':>6} {'target':>7} {'ok?':<4} {'RSS1':>5} {'RSStree':>7} {'PSStree':>7} {'procs':>5} "
+                f"{'cpu':>5} {'load':>4}")
+        print("\n" + head + "\n" + "-" * len(head))
+        for r in rows:
+            if r["phase"] == "micro":
+                continue
+            verdict = "" if r["meets_target"] is None else ("yes" if r["meets_target"] else "NO")
+            notes = (f"  {r['failed']} failed" if r["failed"] else "") + \
+                (f"  {r['not_idempotent']} not idempotent" if r["not_idempotent"] else "")
+            mem = ("" if r["phase"] == "floor" else
+                   f"{r['maxrss_mb']:5.0f} {r['tree_rss_mb']:7.0f} {r['tree_pss_mb']:7.0f} {r['tree_procs']:5d} "
+                   f"{r['cpu_s']:5.1f}")
+            mem = mem or f"{'':5} {'':7} {'':7} {'':5} {'':5}"
+            target = f"<={r['target']:.1f}x" if r["target"] is not None else ""
+            print(f"{r['size']:<5} {label.get(r['phase'], r['phase']):<19} {r['variant']:<13} {r['n']:>2} "
+                  f"{r['median']:7.2f} {r['min']:7.2f} {r['max']:7.2f} {r['ratio']:5.2f}x {target:>7} {verdict:<4} "
+                  f"{mem} {r['load1']:4.1f}{notes}")
+        scaling = self.scaling()
+        if scaling:
+            print(f"scaling first(3+50)/first(3+5) = {scaling['first_3+50_over_3+5']:.2f} "
+                  f"(target <= {SCALING_TARGET}: {'yes' if scaling['meets_target'] else 'NO'})")
+        print("RSS1 = largest single controller process (MB, wait4 ru_maxrss); RSStree/PSStree = peak sum over the "
+              "ansible-playbook process tree (MB, polled every 0.25s); cpu = controller CPU seconds; "
+              "load = 1-min load average at start. Ratios are to the floor median of the same size.", flush=True)
+
+    def profile_rows(self, phase: str, variant: str = "baseline") -> List[Dict[str, Any]]:
+        """Per task name: median wall (task start to next task start) over the runs of a phase, per size."""
+        out: List[Dict[str, Any]] = []
+        for size in sorted({r.size for r in self.runs}, key=_size_key):
+            runs = [r for r in self.runs if r.size == size and r.phase == phase and r.variant == variant
+                    and r.ok and r.profile]
+            per_task: Dict[str, List[Dict[str, Any]]] = {}
+            overhead: List[Dict[str, float]] = []
+            for r in runs:
+                data = json.loads(Path(r.profile).read_text())
+                sums: Dict[str, Dict[str, Any]] = {}
+                for t in data["tasks"]:
+                    s = sums.setdefault(t["name"], {"wall": 0.0, "busy": 0.0, "count": 0, "retries": 0, "host_s": []})
+                    s["wall"] += t["wall"]
+                    s["busy"] += t["busy"]
+                    s["count"] += 1
+                    s["retries"] += t["retries"]
+                    s["host_s"] += list(t["hosts"].values())
+                for name, s in sums.items():
+                    per_task.setdefault(name, []).append(s)
+                first_task = min((t["start"] for t in data["tasks"]), default=0.0)
+                overhead.append({"startup": data["callback_loaded"] + first_task - data["process_start"],
+                                 "exit": data["process_start"] + data["process_seconds"] - data["end"],
+                                 "tasks": sum(t["wall"] for t in data["tasks"])})
+            for name, samples in per_task.items():
+                host_s = [x for s in samples for x in s["host_s"]]
+                out.append({"size": size, "phase": phase, "task": name, "runs": len(samples),
+                            "wall": _median([s["wall"] for s in samples]),
+                            "busy": _median([s["busy"] for s in samples]),
+                            "count": _median([s["count"] for s in samples]),
+                            "retries": _median([s["retries"] for s in samples]),
+                            "host_median": _median(host_s) if host_s else 0.0,
+                            "host_max": max(host_s) if host_s else 0.0})
+            if overhead:
+                for key in ("startup", "exit"):
+                    out.append({"size": size, "phase": phase, "task": f"(process {key}: python, plugins, inventory)"
+                                if key == "startup" else "(process exit after the recap)", "runs": len(overhead),
+                                "wall": _median([o[key] for o in overhead]), "busy": 0.0, "count": 1, "retries": 0,
+                                "host_median": 0.0, "host_max": 0.0})
+        return out
+
+    def print_profile(self, top: int = 15) -> None:
+        for phase in ("first", "rerun", "status"):
+            rows = self.profile_rows(phase)
+            for size in sorted({r["size"] for r in rows}, key=_size_key):
+                mine = sorted((r for r in rows if r["size"] == size), key=lambda r: -r["wall"])
+                total = sum(r["wall"] for r in mine)
+                print(f"\nprofile {size} {phase} (median over runs; wall = task start to next task start; "
+                      f"sum {total:.1f}s)")
+                print(f"{'wall':>6} {'share':>5} {'n':>3} {'retry':>5} {'host med':>8} {'host max':>8}  task")
+                for r in mine[:top]:
+                    print(f"{r['wall']:6.2f} {100 * r['wall'] / total if total else 0:4.0f}% {r['count']:3.0f} "
+                          f"{r['retries']:5.0f} {r['host_median']:8.2f} {r['host_max']:8.2f}  {r['task'][:90]}")
+
+    def micro_rows(self) -> List[Dict[str, Any]]:
+        """Seconds per call of each micro task (busy time of the one host / items), median over runs."""
+        out: List[Dict[str, Any]] = []
+        for size in sorted({r.size for r in self.runs}, key=_size_key):
+            for v in self.variants:
+                per: Dict[str, List[float]] = {}
+                for r in self.runs:
+                    if (r.size, r.phase, r.variant) != (size, "micro", v.name) or not r.ok or not r.profile:
+                        continue
+                    for t in json.loads(Path(r.profile).read_text())["tasks"]:
+                        if t["name"].startswith("Micro | ") and t["items"]:
+                            per.setdefault(t["name"][len("Micro | "):], []).append(t["busy"] / t["items"])
+                if per:
+                    out.append({"size": size, "variant": v.name,
+                                "per_call": {k: round(_median(x), 4) for k, x in per.items()}, "runs": len(
+                                    next(iter(per.values())))})
+        return out
+
+    def print_micro(self) -> None:
+        for row in self.micro_rows():
+            c = row["per_call"]
+            print(f"\nper-call cost {row['size']} {row['variant']} (median of {row['runs']} runs, seconds per call):")
+            for name, secs in c.items():
+                print(f"  {secs:6.3f}  {name}")
+            parts = {
+                "controller task/item overhead (debug)": c.get("debug"),
+                "SSH exec over ControlMaster (raw true)": c.get("raw true"),
+                "remote python3 start": _diff(c.get("raw python3 -c pass"), c.get("raw true")),
+                "import docker SDK": _diff(c.get("raw python3 -c 'import docker'"), c.get("raw python3 -c pass")),
+                "AnsiballZ module framework (ping - raw python)": _diff(c.get("ping"), c.get("raw python3 -c pass")),
+                "hive.swarm module beyond ping (SDK import + /info)": _diff(c.get("swarm_node_info local_only"),
+                                                                          c.get("ping")),
+            }
+            print("  breakdown:")
+            for name, secs in parts.items():
+                if secs is not None:
+                    print(f"  {secs:6.3f}  {name}")
+
+    def write_json(self) -> None:
+        data = {
+            "stamp": self.stamp, "argv": sys.argv[1:], "host": os.uname().nodename, "cpus": os.cpu_count(),
+            "lab": {"name": self.args.lab_name, "net": self.args.net, "reports": self.lab_reports},
+            "reset": self.args.reset, "ssh": self.args.ssh,
+            "variants": [asdict(v) for v in self.variants],
+            "ansible_cfg": (ROOT / "ansible.cfg").read_text(),
+            "git_head": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
+                                       text=True, check=False).stdout.strip(),
+            "summary": self.summary(), "scaling": self.scaling(), "runs": [asdict(r) for r in self.runs],
+        }
+        data["micro"] = self.micro_rows()
+        if self.args.profile:
+            data["profile"] = [row for ph in ("first", "rerun", "status") for v in self.variants
+                               for row in self.profile_rows(ph, v.name)]
+        tmp = self.json_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1, default=str) + "\n")
+        tmp.replace(self.json_path)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="3+2,3+5", help="comma-separated MANAGERS+WORKERS (default 3+2,3+5)")
+    p.add_argument("--reps", type=int, default=3, help="repetitions per measurement (default 3)")
+    p.add_argument("--variant", action="append", metavar="NAME[:SPEC]",
+                   help="ansible variant to measure (repeatable; default baseline). Presets: "
+                        + ", ".join(f"{k}={v!r}" for k, v in PRESETS.items() if v)
+                        + ". SPEC: VAR=VALUE environment overrides and/or ansible-playbook arguments")
+    p.add_argument("--phases", default="floor,first,rerun,status",
+                   type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
+                   help="subset of floor,first,rerun,status,micro (rerun/status/micro need first; "
+                        "--profile adds micro)")
+    p.add_argument("--profile", action="store_true", help="per-task timing callback; prints the top tasks")
+    p.add_argument("--reset", choices=("leave", "wipe"), default="leave",
+                   help="fresh state before each first converge: leave = `swarm leave --force` + drop "
+                        "docker_gwbridge on every engine (default); wipe = new data root per engine")
+    p.add_argument("--ssh", choices=("cold", "warm"), default="cold",
+                   help="cold: every ansible-playbook starts without SSH ControlMaster sockets (default); warm: "
+                        "first/rerun/status of one repetition share them (ControlPersist as a user re-running)")
+    p.add_argument("--lab-name", default="bench", help="lab name (default bench)")
+    p.add_argument("--net", type=int, default=40, help="lab subnet 198.18.NET.0/24 (default 40; use 40-49)")
+    p.add_argument("--keep-lab", action="store_true", help="leave the last lab up")
+    p.add_argument("--results-dir", default=str(BENCH / "results"))
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.profile and "micro" not in args.phases:
+        args.phases.append("micro")
+    bad = [p for p in args.phases if p not in ("floor", "first", "rerun", "status", "micro")]
+    if bad:
+        print(f"bench: unknown phases {bad}", file=sys.stderr)
+        return 2
+    if os.geteuid() != 0:
+        print("bench: needs root (the lab uses network namespaces)", file=sys.stderr)
+        return 2
+    try:
+        return Bench(args).run()
+    except (BenchError, hivelab.LabError) as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
