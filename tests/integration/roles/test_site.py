@@ -199,6 +199,7 @@ def test_ansible_runner_job_events(lab_factory: Any, tmp_path: Path, monkeypatch
     for key, value in env().items():
         monkeypatch.setenv(key, value)
     private = tmp_path / "runner"
+    private.mkdir()
     t0 = time.monotonic()
     result = ansible_runner.run(private_data_dir=str(private), project_dir=str(REPO), playbook=str(REPO / "site.yml"),
                                 inventory=str(inv), quiet=True, timeout=900)
