@@ -82,7 +82,7 @@ seealso:
   - module: hive.swarm.swarm_update
   - module: hive.swarm.swarm_node_info
 author:
-  - hive.swarm contributors
+  - hive.swarm contributors (@hive-swarm)
 """
 
 EXAMPLES = r"""

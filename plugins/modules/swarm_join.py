@@ -95,7 +95,7 @@ seealso:
   - module: hive.swarm.swarm_leave
   - module: hive.swarm.swarm_node
 author:
-  - hive.swarm contributors
+  - hive.swarm contributors (@hive-swarm)
 """
 
 EXAMPLES = r"""
@@ -268,7 +268,7 @@ def join(module: Any, client: SwarmClient, addrs: list[str]) -> Optional[str]:
             client.leave_swarm(force=True)
             client.info(refresh=True)
     detail = "; ".join(f"{addr}: {err.message}" for addr, err in failures)
-    if failures and all(isinstance(err, WrongSwarm) for _, err in failures):
+    if failures and all(isinstance(failure[1], WrongSwarm) for failure in failures):
         raise WrongSwarm(
             f"The join token belongs to another swarm than the managers at {', '.join(addrs)} ({detail}).",
             hint="Use a token of the swarm those managers run (swarm_node_info join_tokens on one of them).",

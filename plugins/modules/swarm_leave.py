@@ -40,7 +40,7 @@ seealso:
   - module: hive.swarm.swarm_node
   - module: hive.swarm.swarm_join
 author:
-  - hive.swarm contributors
+  - hive.swarm contributors (@hive-swarm)
 """
 
 EXAMPLES = r"""

@@ -80,7 +80,7 @@ seealso:
   - module: hive.swarm.swarm_init
   - module: hive.swarm.swarm_join
 author:
-  - hive.swarm contributors
+  - hive.swarm contributors (@hive-swarm)
 """
 
 EXAMPLES = r"""

@@ -71,7 +71,7 @@ def is_local_ip(ip: IPAddress) -> bool:
 
 
 def local_interfaces() -> set[str]:
-    return {name for _, name in socket.if_nameindex()}
+    return {entry[1] for entry in socket.if_nameindex()}
 
 
 def validate_node_addr(value: Optional[str], option: str, local: bool, allow_unspecified: bool) -> None:

@@ -14,7 +14,7 @@ Module shape::
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Dict, Optional
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.client import (
@@ -28,7 +28,8 @@ from ansible_collections.hive.swarm.plugins.module_utils._swarm.options import (
     common_argument_spec,
 )
 
-Logic = Callable[[AnsibleModule, SwarmClient], dict[str, Any]]
+# typing.Dict: evaluated at import time, and managed hosts may run Python 3.8.
+Logic = Callable[[AnsibleModule, SwarmClient], Dict[str, Any]]
 
 
 def argument_spec(module_spec: dict[str, Any]) -> dict[str, Any]:

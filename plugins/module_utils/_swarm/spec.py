@@ -260,5 +260,5 @@ def spec_diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, 
 def differing_options(current: dict[str, Any], requested: dict[str, Any]) -> list[str]:
     """Names of the requested options whose value differs from ``current`` (signing_ca_key is
     judged by signing_ca_cert: the Engine never returns the key)."""
-    _, after = spec_diff(current, merge_spec(current, requested))
+    after = spec_diff(current, merge_spec(current, requested))[1]
     return sorted(after)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -373,3 +374,70 @@ def test_sdk_internals_we_rely_on_exist(python):
         pytest.skip(f"{exe} has no docker SDK")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip()
+
+
+REAL_SDK_COUNT = r'''
+import json, socketserver, sys, tempfile, threading, os
+from http.server import BaseHTTPRequestHandler
+sys.path.insert(0, sys.argv[1])       # .collections: ansible_collections.hive.swarm
+sys.path.append(sys.argv[2])          # ansible (module_utils) for interpreters without it, AFTER their own docker
+import docker
+from ansible_collections.hive.swarm.plugins.module_utils._swarm.client import SwarmClient
+
+SEEN = []
+INFO = {"Name": "real", "Swarm": {"LocalNodeState": "active", "ControlAvailable": True, "NodeID": "x",
+                                  "Cluster": {"ID": "c", "Spec": {}, "Version": {"Index": 1}}}}
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        SEEN.append(self.path)
+        body = json.dumps(INFO if self.path.endswith("/info") else []).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Api-Version", "1.41")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+
+class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+path = os.path.join(tempfile.mkdtemp(), "docker.sock")
+server = Server(path, Handler)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+client = SwarmClient({"docker_host": "unix://" + path, "api_version": "auto", "timeout": 5})
+assert client.info()["Name"] == "real" and client.is_manager
+client.info()
+client.nodes()
+server.shutdown()
+print(json.dumps({"sdk": docker.__version__, "requests": SEEN, "api_version": client.api_version}))
+'''
+
+
+@pytest.mark.parametrize("python", ["venv", "/usr/bin/python3"])
+def test_real_sdk_request_count(python, tmp_path):
+    """With the real SDK over a unix socket: api_version auto costs no request of its own; a run
+    that only needs /info makes exactly one request, and later calls use the Engine's version."""
+    import sys
+    from pathlib import Path
+
+    import ansible
+
+    exe = sys.executable if python == "venv" else python
+    if python != "venv" and not shutil.which(exe):
+        pytest.skip(f"{exe} not present")
+    repo = Path(__file__).resolve().parents[4]
+    site = str(Path(ansible.__file__).resolve().parents[1])
+    proc = subprocess.run([exe, "-c", REAL_SDK_COUNT, str(repo / ".collections"), site], capture_output=True,
+                          text=True, check=False, timeout=60)
+    if python != "venv" and "No module named 'docker'" in proc.stderr:
+        pytest.skip(f"{exe} has no docker SDK")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["requests"] == ["/info", "/v1.41/nodes"], out
+    assert out["api_version"] == "1.41"
+    if python != "venv":
+        assert out["sdk"].startswith("5."), out  # Debian's python3-docker, not the venv's
