@@ -251,7 +251,7 @@ def adopt(module: Any, client: SwarmClient, requested: dict[str, Any]) -> dict[s
         )
     return {
         "changed": False,
-        "swarm_id": cluster.get("ID"),
+        "swarm_id": cluster.get("ID") or None,
         "node_id": client.node_id,
         "swarm": swarm_view(cluster),
         "spec_differs": differs + fixed,
@@ -333,6 +333,11 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
         else:
             if p["force_new_cluster"]:
                 module.warn("force_new_cluster ignored: the swarm reports no error (it has its quorum).")
+            elif swarm.get("Error"):
+                module.warn(
+                    f"The swarm on this manager reports an error: {swarm['Error']} If its managers are lost for "
+                    "good, re-create it from this one with force_new_cluster=true."
+                )
             result = adopt(module, client, requested)
     else:
         result = create(module, client, requested, force_new_cluster=False)

@@ -319,6 +319,8 @@ def unavailable_reason(local: dict[str, Any]) -> Any:
     if not local["is_manager"]:
         managers = ", ".join(p["addr"] for p in local["remote_managers"] if p.get("addr")) or "none known"
         return f"This node is a worker; swarm and node data are only available on managers ({managers})."
+    if not local["cluster_id"]:
+        return f"This manager cannot read the swarm: {local['error'] or 'no details'}."
     return None
 
 

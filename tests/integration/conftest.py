@@ -15,14 +15,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import REPO, Harness
+from harness import INTERPRETERS, Harness
 from labfixtures import LabFactory
-
-# id -> (interpreter on the lab hosts, lab name, lab net, expected SDK major version)
-INTERPRETERS = {
-    "sdk5": ("/usr/bin/python3", "moda1", 10, "5."),
-    "sdk7": (str(REPO / ".venv" / "bin" / "python"), "moda2", 11, "7."),
-}
 
 
 @pytest.fixture(scope="module", params=sorted(INTERPRETERS))

@@ -32,6 +32,12 @@ import hivelab
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+# Module tests run once per docker SDK on the lab hosts:
+# id -> (interpreter on the lab hosts, lab name, lab net, expected SDK major version)
+INTERPRETERS = {
+    "sdk5": ("/usr/bin/python3", "moda1", 10, "5."),  # Debian 12 python3-docker
+    "sdk7": (str(REPO / ".venv" / "bin" / "python"), "moda2", 11, "7."),  # the controller venv
+}
 STEP_KINDS = ("apply", "check", "diff", "check_diff")
 MARKER = "HIVE-RESULTS "
 # 'ok: [host] => {"msg": "HIVE-RESULTS [...]"}' (one line: result format json, not pretty)
@@ -187,12 +193,12 @@ class Harness:
         return self.execute(host, module, [(args, kind) for kind in kinds]).results[self.host(host).name]
 
     # ------------------------------------------------------------------ independent reader
-    def info(self, host: str) -> dict[str, Any]:
-        return self.lab.info(host)
+    def info(self, host: str, timeout: float = 10) -> dict[str, Any]:
+        return self.lab.api(host, "GET", "/info", timeout=timeout)
 
-    def state(self, host: str) -> dict[str, Any]:
-        """The Engine's own /info Swarm section."""
-        return self.info(host).get("Swarm") or {}
+    def state(self, host: str, timeout: float = 10) -> dict[str, Any]:
+        """The Engine's own /info Swarm section (a manager losing its quorum can take ~20 s to answer)."""
+        return self.info(host, timeout).get("Swarm") or {}
 
     def nodes(self, manager: str) -> list[dict[str, Any]]:
         return self.lab.api(manager, "GET", "/nodes")

@@ -53,6 +53,10 @@ def make_token(pem: str, secret: str) -> str:
     return f"SWMTKN-1-{digest_base36(hashlib.sha256(pem.encode()).hexdigest())}-{secret36}"
 
 
+NO_LEADER = ("rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers "
+             "are online. Make sure more than half of the managers are online.")
+
+
 class ApiFailure(Exception):
     """Raised inside the fake to produce an HTTP error response."""
 
@@ -225,9 +229,7 @@ class FakeEngine:
                                   "cluster state. Please run this command on a manager node or promote the current "
                                   "node to a manager.")
         if not self.swarm.has_leader:
-            raise ApiFailure(503, "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible "
-                                  "that too few managers are online. Make sure more than half of the managers are "
-                                  "online.")
+            raise ApiFailure(500, NO_LEADER)
         return self.swarm
 
     def info(self) -> dict[str, Any]:
@@ -243,7 +245,11 @@ class FakeEngine:
             "Error": self.error,
             "RemoteManagers": self.swarm.remote_managers() if self.swarm and state == "active" else None,
         }
-        if self.manager and state == "active" and self.swarm is not None:
+        if self.manager and state == "active" and self.swarm is not None and not self.swarm.has_leader:
+            # dockerd 20.10 after quorum loss: still active + ControlAvailable, an empty Cluster, the Error
+            swarm["Error"] = self.error or NO_LEADER
+            swarm["Cluster"] = {"ID": "", "Version": {}, "CreatedAt": "0001-01-01T00:00:00Z", "Spec": {}}
+        elif self.manager and state == "active" and self.swarm is not None:
             swarm["Cluster"] = self.swarm.cluster()
             swarm["Nodes"] = len(self.swarm.nodes)
             swarm["Managers"] = len(self.swarm.manager_addrs)

@@ -36,8 +36,9 @@ def local_view(info: dict[str, Any]) -> dict[str, Any]:
 
 
 def swarm_view(cluster: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
-    """The swarm object (from /info Swarm.Cluster or GET /swarm) without JoinTokens."""
-    if not cluster:
+    """The swarm object (from /info Swarm.Cluster or GET /swarm) without JoinTokens. None when there
+    is none - also for the empty object /info shows on a manager that lost its quorum."""
+    if not cluster or not cluster.get("ID"):
         return None
     trust_root = (cluster.get("TLSInfo") or {}).get("TrustRoot") or ""
     return {

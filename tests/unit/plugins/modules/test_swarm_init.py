@@ -179,7 +179,10 @@ def test_force_new_cluster_only_acts_on_a_broken_swarm(engine, run_module):
     assert not res.changed and any("force_new_cluster ignored" in w for w in res.warnings)
     assert engine.count("POST") == 0
     swarm.manager_addrs["dead"] = "10.0.0.12:2377"
-    engine.error = "rpc error: code = DeadlineExceeded desc = context deadline exceeded"
+    swarm.has_leader = False  # quorum lost
+    adopted = run_module(MAIN, {})
+    assert not adopted.changed and adopted["swarm_id"] is None and adopted["swarm"] is None
+    assert any("does not have a leader" in w and "force_new_cluster=true" in w for w in adopted.warnings)
     res = run_module(MAIN, {"force_new_cluster": True}, diff=True)
     assert res.changed and res["swarm_id"] == swarm.id
     assert engine.bodies[-1][1]["ForceNewCluster"] is True

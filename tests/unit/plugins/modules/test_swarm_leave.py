@@ -82,7 +82,7 @@ def test_unknown_quorum(engine, run_module):
     swarm.has_leader = False
     res = run_module(MAIN, {})
     assert res.failed and res["error_type"] == "QuorumError"
-    assert res["msg"].startswith("Cannot check the manager quorum before leaving: GET /nodes failed (503)")
+    assert res["msg"].startswith("Cannot check the manager quorum before leaving: GET /nodes failed (500)")
     res = run_module(MAIN, {"force": True})
     assert res.changed and any("Could not check the manager quorum" in w for w in res.warnings)
 

@@ -132,8 +132,24 @@ def test_manager_without_leader_reports_instead_of_crashing(engine, manager, run
     swarm.has_leader = False
     res = run_module(MAIN, {"nodes": True, "join_tokens": True})
     assert not res.failed
-    assert "does not have a leader" in res["swarm_unavailable"]
+    assert res["swarm_unavailable"].startswith("This manager cannot read the swarm: rpc error")
+    assert "does not have a leader" in res["local"]["error"]
+    assert res["swarm"] is None and res["local"]["cluster_id"] is None
     assert res["nodes"] == [] and res["join_tokens"] is None
+    assert engine.requests == ["GET /info"]
+
+
+def test_manager_losing_its_leader_between_requests(engine, manager, run_module):
+    swarm, _ = manager
+
+    def lose_leader(eng):
+        swarm.has_leader = False
+
+    engine.fail_next("GET /nodes", lose_leader)
+    res = run_module(MAIN, {"nodes": True})
+    assert not res.failed and res["swarm"] is not None
+    assert res["swarm_unavailable"].startswith("GET /nodes failed (500): rpc error")
+    assert res["nodes"] == []
 
 
 def test_unexpected_engine_error_fails(engine, manager, run_module):
