@@ -219,3 +219,17 @@ def test_ansible_runner_job_events(lab_factory: Any, tmp_path: Path, monkeypatch
             leaked += [f"{path.relative_to(private)}: {s}" for s in SECRETS if s.encode() in data]
     assert not leaked, leaked
     assert (private / "artifacts").is_dir()
+
+
+def test_refuses_inventory_hosts_in_different_swarms(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory("rol3", 25, managers=2, workers=0)
+    for host in ("rol3-m1", "rol3-m2"):
+        ip = lab.host(host).ip
+        lab.api(host, "POST", "/swarm/init", {"ListenAddr": "0.0.0.0:2377", "AdvertiseAddr": ip})
+    before = {h: swarm(lab, h)["Cluster"]["ID"] for h in ("rol3-m1", "rol3-m2")}
+    assert len(set(before.values())) == 2
+    run = playbook(write_inventory(lab, tmp_path / "inventory.yml"), name="refuse two swarms")
+    assert run.proc.returncode != 0
+    assert "inventory hosts are in different swarms" in run.out
+    assert run.changed == 0
+    assert {h: swarm(lab, h)["Cluster"]["ID"] for h in before} == before
