@@ -55,7 +55,8 @@ options:
       - A demotion is refused when the reachable managers after it would be fewer than a quorum of the managers after
         it (C(N // 2 + 1)), and when it is the last manager. The Engine applies the same rule.
       - With O(wait_timeout) > 0 the module waits until a promoted node is a reachable manager, or a demoted node has
-        left the raft.
+        left the raft, and fails (reporting the change) when that does not happen in time - for example when a down
+        worker is promoted.
     type: str
     choices: [worker, manager]
   state:
@@ -92,7 +93,7 @@ seealso:
   - module: hive.swarm.swarm_node_info
   - module: hive.swarm.swarm_leave
 author:
-  - hive.swarm contributors
+  - hive.swarm contributors (@hive-swarm)
 """
 
 EXAMPLES = r"""
@@ -310,7 +311,7 @@ def ensure_present(module: Any, client: SwarmClient, node: dict[str, Any], nodes
     def mutate(current: dict[str, Any]) -> Optional[dict[str, Any]]:
         return wanted_spec(current, p)
 
-    read, sent = client.update_node(node["ID"], mutate, current=node)
+    read, sent = update(client, node["ID"], mutate, node)
     before = read.get("Spec") or {}
     result["changed"] = sent is not None
     if module._diff:
@@ -324,6 +325,17 @@ def ensure_present(module: Any, client: SwarmClient, node: dict[str, Any], nodes
         err.details["changed"] = True
         raise
     return result
+
+
+def update(
+    client: SwarmClient, node_id: str, mutate: Callable[[dict[str, Any]], Optional[dict[str, Any]]], node: dict
+) -> tuple[dict[str, Any], Optional[dict[str, Any]]]:
+    """client.update_node; the Engine's own quorum refusal (a race with our check) gets this module's hint."""
+    try:
+        return client.update_node(node_id, mutate, current=node)
+    except QuorumError as err:
+        err.hint = QUORUM_HINT
+        raise
 
 
 def settle(client: SwarmClient, read: dict[str, Any], sent: dict[str, Any], timeout: int) -> dict[str, Any]:
@@ -392,7 +404,7 @@ def ensure_absent(module: Any, client: SwarmClient, node: dict[str, Any], nodes:
 
     try:
         try:
-            client.update_node(node_id, mutate, current=node)
+            update(client, node_id, mutate, node)
         except NodeNotFound:
             return gone(module)
         if manager:

@@ -64,7 +64,7 @@ seealso:
   - module: hive.swarm.swarm_init
   - module: hive.swarm.swarm_node_info
 author:
-  - hive.swarm contributors
+  - hive.swarm contributors (@hive-swarm)
 """
 
 EXAMPLES = r"""
@@ -156,8 +156,7 @@ def new_spec_or_none(spec: dict[str, Any], requested: dict[str, Any], labels_mer
     """The complete spec with the requested options applied, or None when no visible option changes.
     (``signing_ca_key`` alone never counts: the Engine does not return it, see the notes.)"""
     merged = merge_spec(spec, requested, labels_merge=labels_merge)
-    _, after = spec_diff(spec, merged)
-    return merged if after else None
+    return merged if spec_diff(spec, merged)[1] else None
 
 
 def make_diff(before_spec: dict[str, Any], after_spec: dict[str, Any], rotated: list[str]) -> dict[str, Any]:
@@ -192,7 +191,7 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
     client.info()
     cluster = client.require_manager("update the swarm")
     check_params(client, p, requested, cluster)
-    flags = {flag: bool(p[flag]) for flag, _ in ROTATIONS}
+    flags = {flag: bool(p[flag]) for flag, _name in ROTATIONS}
     rotated = [name for flag, name in ROTATIONS if flags[flag]]
     current_spec = cluster.get("Spec") or {}
 

@@ -210,7 +210,7 @@ def test_update_one_raft_field_keeps_every_other_setting(env: Env) -> None:
 def test_update_labels_merge_then_replace(env: Env) -> None:
     merge = {"labels": {"env": "prod", "tier": 1}}
     replace = {"labels": {"team": "ops"}, "labels_state": "replace"}
-    runs, _ = env.steps("m1", UPDATE, [(merge, "apply"), (merge, "apply"), (replace, "diff"), (replace, "apply")])
+    runs, _out = env.steps("m1", UPDATE, [(merge, "apply"), (merge, "apply"), (replace, "diff"), (replace, "apply")])
     assert [r.ok().changed for r in runs] == [True, False, True, False]
     # the diff of the replace step shows the merged labels as the Engine had them
     assert runs[2]["diff"] == {
@@ -318,7 +318,7 @@ def test_node_labels_merge_and_replace(env: Env) -> None:
     merge = {"node": env.ids["w1"], "labels": {"rack": "r1"}}
     replace = {"node": env.ids["w1"], "labels": {"zone": "b"}, "labels_state": "replace"}
     kinds = ["check", "diff", "apply", "check"] if env.full else ["diff", "apply"]
-    runs, _ = env.steps("m1", NODE, [(merge, "apply")] + [(replace, k) for k in kinds])
+    runs, _out = env.steps("m1", NODE, [(merge, "apply")] + [(replace, k) for k in kinds])
     assert [r.ok().changed for r in runs] == [True] + ([True, True, False, False] if env.full else [True, False])
     replaced = runs[2] if env.full else runs[1]
     assert replaced["diff"] == {
@@ -386,7 +386,7 @@ def test_remove_node(env: Env) -> None:
     ready = {"node": env.name("w2"), "state": "absent", "wait_timeout": 2}
     gone = {"node": env.name("w3"), "state": "absent"}
     kinds = ["check_diff", "apply", "apply", "check"] if env.full else ["apply", "apply"]
-    runs, _ = env.steps("m1", NODE, [(ready, "apply")] + [(gone, k) for k in kinds])
+    runs, _out = env.steps("m1", NODE, [(ready, "apply")] + [(gone, k) for k in kinds])
     refused = runs[0]
     assert refused.failed and refused["error_type"] == "NodeNotDown"
     assert (

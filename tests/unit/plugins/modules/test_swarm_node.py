@@ -258,7 +258,7 @@ def test_out_of_sequence_is_retried(engine, swarm, run_module):
 
 
 def test_out_of_sequence_gives_up(engine, swarm, run_module):
-    engine.fail_next("POST /nodes/{id}/update", *[ApiFailure(500, "update out of sequence") for _ in range(5)])
+    engine.fail_next("POST /nodes/{id}/update", *[ApiFailure(500, "update out of sequence") for _attempt in range(5)])
     res = run_module(MAIN, {"node": "w1", "availability": "pause"})
     assert res.failed and res["error_type"] == "UpdateConflict"
 
@@ -334,7 +334,8 @@ def test_engine_quorum_refusal_is_typed(engine, swarm, run_module):
     )
     res = run_module(MAIN, {"node": "m3", "role": "worker"})
     assert res.failed and res["error_type"] == "QuorumError"
-    assert "loss of quorum" in res["msg"]
+    assert "loss of quorum" in res["msg"] and "force does not help" in res["msg"]
+    assert "set force=true" not in res["msg"]
 
 
 def test_demoting_itself_returns_the_predicted_node(engine, swarm, run_module):

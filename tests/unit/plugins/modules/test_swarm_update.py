@@ -278,7 +278,7 @@ def test_retry_finds_the_change_already_made(engine, swarm, run_module):
 
 
 def test_out_of_sequence_gives_up(engine, swarm, run_module):
-    engine.fail_next("POST /swarm/update", *[ApiFailure(500, "update out of sequence") for _ in range(5)])
+    engine.fail_next("POST /swarm/update", *[ApiFailure(500, "update out of sequence") for _attempt in range(5)])
     res = run_module(MAIN, {"snapshot_interval": 777})
     assert res.failed and res["error_type"] == "UpdateConflict"
     assert "still out of sequence after 5 attempts" in res["msg"]
