@@ -4,6 +4,7 @@
     res = h.run("m1", "hive.swarm.swarm_init", {"advertise_addr": "198.18.10.11"}, check=True, diff=True)
     res.changed, res.failed, res.msg, res.warnings, res["swarm_id"]
     runs = h.sequence("m1", "hive.swarm.swarm_init", args, ["check", "apply", "apply", "check"])
+    c = h.cycle("m1", "hive.swarm.swarm_init", args)  # check, read, apply, read, apply, check
     h.state("m1")  # LocalNodeState etc. from the Engine's /info, read over its socket (no SDK)
 
 Each call writes a playbook (JSON is YAML) with one task per step; every task registers its result
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -38,10 +40,18 @@ INTERPRETERS = {
     "sdk5": ("/usr/bin/python3", "moda1", 10, "5."),  # Debian 12 python3-docker
     "sdk7": (str(REPO / ".venv" / "bin" / "python"), "moda2", 11, "7."),  # the controller venv
 }
-STEP_KINDS = ("apply", "check", "diff", "check_diff")
+STEP_KINDS = ("apply", "check", "diff", "check_diff", "read")
 MARKER = "HIVE-RESULTS "
 # 'ok: [host] => {"msg": "HIVE-RESULTS [...]"}' (one line: result format json, not pretty)
 REPORT_RE = re.compile(r'^ok: \[(?P<host>[^\]]+)\] => (?P<json>\{.*"HIVE-RESULTS .*\})$', re.M)
+
+
+def docker_cli() -> str:
+    path = f"{os.environ['PATH']}:{hivelab.TOOL_PATH}"
+    cli = os.environ.get("HIVELAB_DOCKER_CLI") or shutil.which("docker", path=path)
+    if not cli:
+        raise AssertionError("docker CLI not found (apt-get install docker.io)")
+    return cli
 
 
 class Result:
@@ -119,6 +129,19 @@ class Harness:
                 raise ValueError(f"unknown step kind {kind!r}")
             var = f"hive_step_{index}"
             names.append(var)
+            if kind == "read":
+                # The independent reader inside the same playbook: the docker CLI on the controller
+                # against the host's Engine socket (no module, no SDK).
+                tasks.append({
+                    "name": f"step {index} (read the Engine)",
+                    "ansible.builtin.command": {"argv": [
+                        docker_cli(), "-H", "unix://{{ hive_sockets[inventory_hostname] }}", "info",
+                        "--format", "{{ '{{json .Swarm}}' }}"]},
+                    "delegate_to": "localhost",
+                    "changed_when": False,
+                    "register": var,
+                })
+                continue
             tasks.append({
                 "name": f"step {index} ({kind})",
                 module: args,
@@ -142,8 +165,9 @@ class Harness:
             # An action-only task (no process on any host): the results come back in Ansible's output.
             tasks.append({"name": "report the results",
                           "ansible.builtin.debug": {"msg": MARKER + "{{ " + results + " | to_json }}"}})
+        sockets = {name: str(self.host(name).socket) for name in hosts}
         return [{"name": f"{module} on {','.join(hosts)}", "hosts": ",".join(hosts), "gather_facts": False,
-                 "tasks": tasks}]
+                 "vars": {"hive_sockets": sockets}, "tasks": tasks}]
 
     def execute(self, hosts: Union[str, Iterable[str]], module: str, steps: list[tuple[dict[str, Any], str]],
                 no_log: bool = False) -> RunOutput:
@@ -170,6 +194,11 @@ class Harness:
             results[match.group("host")] = [Result(r) for r in json.loads(msg[len(MARKER):])]
         for path in run_dir.glob("*.json"):
             results[path.stem] = [Result(r) for r in json.loads(path.read_text())]
+        for host_results in results.values():
+            for (_args, kind), res in zip(steps, host_results):
+                if kind == "read":
+                    assert res.get("rc") == 0, f"docker info failed: {res.data}"
+                    res.data = {"Swarm": json.loads(res["stdout"])}
         missing = [name for name in names if name not in results]
         if missing:
             raise AssertionError(f"no results for {missing} (rc={proc.returncode})\n{out[-6000:]}")
@@ -187,6 +216,17 @@ class Harness:
         """One module run on several hosts in parallel; results by host name."""
         out = self.execute(list(hosts), module, [(args or {}, "check" if check else "apply")])
         return {name: res[0] for name, res in out.results.items()}
+
+    def cycle(self, host: str, module: str, args: dict[str, Any], diff: bool = True) -> dict[str, Any]:
+        """The standard idempotency cycle in one playbook: check(+diff) -> read the Engine -> apply ->
+        read the Engine -> re-apply -> re-apply in check mode. Returns the results by name;
+        ``engine_after_check``/``engine_after_apply`` are the Engine's /info Swarm sections."""
+        kinds = ["check_diff" if diff else "check", "read", "apply", "read", "apply", "check"]
+        res = self.execute(host, module, [(args if kind != "read" else {}, kind) for kind in kinds])
+        check, after_check, apply, after_apply, again, again_check = res.results[self.host(host).name]
+        return {"check": check, "engine_after_check": after_check["Swarm"], "apply": apply,
+                "engine_after_apply": after_apply["Swarm"], "again": again, "again_check": again_check,
+                "stdout": res.stdout}
 
     def sequence(self, host: str, module: str, args: dict[str, Any], kinds: list[str]) -> list[Result]:
         """Several runs of the same task on one host in one playbook, e.g. ['apply', 'apply', 'check']."""

@@ -61,24 +61,23 @@ def test_init_first_manager(h, ctx):
     m1 = h.host("m1")
     args = {"advertise_addr": m1.ip, "task_history_retention_limit": 0, "snapshot_interval": 5000,
             "labels": {"tier": "lab"}}
-    check = h.run("m1", INIT, args, check=True, diff=True).ok()
+    c = h.cycle("m1", INIT, args)
+    check, apply, again, again_check = c["check"].ok(), c["apply"].ok(), c["again"].ok(), c["again_check"].ok()
     assert check.changed and check["swarm_id"] is None
     assert check["diff"]["before"] == {"local_state": "inactive"}
     assert check["diff"]["after"]["task_history_retention_limit"] == 0
-    assert h.state("m1")["LocalNodeState"] == "inactive"
+    assert c["engine_after_check"]["LocalNodeState"] == "inactive"
 
-    apply, again, again_check = h.sequence("m1", INIT, args, ["apply", "apply", "check"])
-    apply.ok()
     assert apply.changed
     state = h.state("m1")
-    assert state["LocalNodeState"] == "active" and state["ControlAvailable"] is True
-    assert state["NodeAddr"] == m1.ip
+    assert c["engine_after_apply"]["LocalNodeState"] == state["LocalNodeState"] == "active"
+    assert state["ControlAvailable"] is True and state["NodeAddr"] == m1.ip
     assert apply["swarm_id"] == state["Cluster"]["ID"] and apply["node_id"] == state["NodeID"]
     spec = h.swarm("m1")["Spec"]
     assert spec["Orchestration"]["TaskHistoryRetentionLimit"] == 0  # a zero the Engine ignores at init
     assert spec["Raft"]["SnapshotInterval"] == 5000 and spec["Labels"] == {"tier": "lab"}
-    assert not again.ok().changed and again["swarm_id"] == apply["swarm_id"] and again.warnings == []
-    assert not again_check.ok().changed
+    assert not again.changed and again["swarm_id"] == apply["swarm_id"] and again.warnings == []
+    assert not again_check.changed
     ctx["swarm_a"] = apply["swarm_id"]
 
 
@@ -107,40 +106,35 @@ def test_join_second_manager(h, ctx):
     m1, m2 = h.host("m1"), h.host("m2")
     args = {"join_token": ctx["tokens_a"]["manager"], "remote_addrs": [m1.ip], "advertise_addr": m2.ip,
             "role": "manager"}
-    check = h.execute("m2", JOIN, [(args, "check_diff")])
-    res = check.results[m2.name][0].ok()
-    assert res.changed and res["node_id"] is None and res["diff"]["before"]["local_state"] == "inactive"
-    assert h.state("m2")["LocalNodeState"] == "inactive"
-    assert no_secrets(check.stdout)
-
-    out = h.execute("m2", JOIN, [(args, "apply"), (args, "apply"), (args, "check")])
-    apply, again, again_check = out.results[m2.name]
-    assert apply.ok().changed and apply["role"] == "manager" and apply["joined_via"] == f"{m1.ip}:2377"
+    c = h.cycle("m2", JOIN, args)
+    check, apply, again, again_check = c["check"].ok(), c["apply"].ok(), c["again"].ok(), c["again_check"].ok()
+    assert check.changed and check["node_id"] is None and check["diff"]["before"]["local_state"] == "inactive"
+    assert c["engine_after_check"]["LocalNodeState"] == "inactive"
+    assert apply.changed and apply["role"] == "manager" and apply["joined_via"] == f"{m1.ip}:2377"
     state = h.state("m2")
     assert state["LocalNodeState"] == "active" and state["ControlAvailable"] is True
-    assert apply["node_id"] == state["NodeID"]
+    assert apply["node_id"] == state["NodeID"] == c["engine_after_apply"]["NodeID"]
     node = h.node("m1", apply["node_id"])
     assert node["Spec"]["Role"] == "manager" and node["ManagerStatus"]["Reachability"] == "reachable"
-    assert not again.ok().changed and again["node_id"] == apply["node_id"]
-    assert not again_check.ok().changed
-    assert no_secrets(out.stdout)
+    assert not again.changed and again["node_id"] == apply["node_id"]
+    assert not again_check.changed
+    assert no_secrets(c["stdout"])  # join_token is no_log: masked in the module invocation
 
 
 def test_join_worker_trying_addresses_in_turn(h, ctx):
     m1, w1, w2 = h.host("m1"), h.host("w1"), h.host("w2")
     args = {"join_token": ctx["tokens_a"]["worker"], "remote_addrs": [w2.ip, m1.ip], "advertise_addr": w1.ip,
             "availability": "drain", "role": "worker"}
-    check = h.run("w1", JOIN, args, check=True)
-    assert check.ok().changed and h.state("w1")["LocalNodeState"] == "inactive"
-
-    apply, again, again_check = h.sequence("w1", JOIN, args, ["apply", "apply", "check"])
-    assert apply.ok().changed and apply["joined_via"] == f"{m1.ip}:2377" and apply["role"] == "worker"
+    c = h.cycle("w1", JOIN, args, diff=False)
+    check, apply, again, again_check = c["check"].ok(), c["apply"].ok(), c["again"].ok(), c["again_check"].ok()
+    assert check.changed and c["engine_after_check"]["LocalNodeState"] == "inactive"
+    assert apply.changed and apply["joined_via"] == f"{m1.ip}:2377" and apply["role"] == "worker"
     state = h.state("w1")
     assert state["LocalNodeState"] == "active" and state["ControlAvailable"] is False
     assert state["NodeAddr"] == w1.ip
     node = h.node("m1", apply["node_id"])
     assert node["Spec"]["Availability"] == "drain" and node["Spec"]["Role"] == "worker"
-    assert not again.ok().changed and not again_check.ok().changed
+    assert not again.changed and not again_check.changed
     assert h.state("w2")["LocalNodeState"] == "inactive"  # the refused first address left nothing behind
 
 
@@ -209,13 +203,13 @@ def test_leave_refuses_to_break_quorum(h):
 
 def test_worker_leaves(h):
     node_id = h.state("w1")["NodeID"]
-    check = h.run("w1", LEAVE, {}, check=True, diff=True).ok()
+    c = h.cycle("w1", LEAVE, {})
+    check, apply, again, again_check = c["check"].ok(), c["apply"].ok(), c["again"].ok(), c["again_check"].ok()
     assert check.changed and check["diff"]["after"]["local_state"] == "inactive"
-    assert h.state("w1")["LocalNodeState"] == "active"
-    apply, again, again_check = h.sequence("w1", LEAVE, {}, ["apply", "apply", "check"])
-    assert apply.ok().changed and apply["node_id"] == node_id and apply["was_manager"] is False
-    assert h.state("w1")["LocalNodeState"] == "inactive"
-    assert not again.ok().changed and not again_check.ok().changed
+    assert c["engine_after_check"]["LocalNodeState"] == "active"
+    assert apply.changed and apply["node_id"] == node_id and apply["was_manager"] is False
+    assert c["engine_after_apply"]["LocalNodeState"] == h.state("w1")["LocalNodeState"] == "inactive"
+    assert not again.changed and not again_check.changed
 
 
 def test_last_manager_leaves_only_with_force(h):
