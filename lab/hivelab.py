@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """hivelab: a real multi-host Docker Swarm lab on one Linux machine (Python 3 stdlib only).
 
 Every lab host is a network + UTS + mount namespace holding its own dockerd (with its own
@@ -215,7 +214,7 @@ def busybox_rootfs() -> bytes:
 
 
 def _import_image(sock_path: str) -> None:
-    status, _ = engine_request(sock_path, "GET", f"/images/{IMAGE}/json", timeout=10)
+    status, _body = engine_request(sock_path, "GET", f"/images/{IMAGE}/json", timeout=10)
     if status == 200:
         return
     status, body = engine_request(
@@ -541,7 +540,7 @@ class Lab:
 
     def image_present(self, host: str | Host) -> bool:
         try:
-            status, _ = engine_request(str(self.host(host).socket), "GET", f"/images/{IMAGE}/json", timeout=5)
+            status, _body = engine_request(str(self.host(host).socket), "GET", f"/images/{IMAGE}/json", timeout=5)
         except OSError:
             return False
         return status == 200
@@ -851,7 +850,7 @@ class Lab:
                     if f":/{CGROUP_PARENT}/{self.name}/" in p.cgroup and p.state not in ("Z", "X")}
         _terminate(engines, 0, f"lab {self.name} engines")
         _terminate(sshds, 3, f"lab {self.name} sshd")
-        for _ in range(5):
+        for _attempt in range(5):
             rest = self._lab_pids()
             if not rest:
                 break
@@ -877,7 +876,7 @@ class Lab:
 
     def _unmount_leftovers(self) -> None:
         prefixes = (str(self.dir) + "/", f"/run/netns/{NETNS_PREFIX}{self.name}-")
-        for _ in range(10):
+        for _attempt in range(10):
             points = []
             for line in (_read(Path("/proc/self/mounts")) or "").splitlines():
                 fields = line.split()
@@ -963,8 +962,8 @@ class Lab:
     def docker(self, host: str | Host, *args: str, check: bool = True, timeout: float = 120
                ) -> subprocess.CompletedProcess:
         """The docker CLI against the host's engine socket."""
-        cli = os.environ.get("HIVELAB_DOCKER_CLI") or shutil.which("docker", path=os.environ.get("PATH", "") +
-                                                                     ":" + TOOL_PATH)
+        search_path = os.environ.get("PATH", "") + ":" + TOOL_PATH
+        cli = os.environ.get("HIVELAB_DOCKER_CLI") or shutil.which("docker", path=search_path)
         if not cli:
             raise LabError("docker CLI not found")
         return _run([cli, "-H", self.host(host).docker_host, *args], check=check, timeout=timeout)
@@ -1109,7 +1108,7 @@ def _rmtree(path: Path) -> None:
             pass
         func(p)
 
-    for _ in range(3):
+    for _attempt in range(3):
         try:
             if sys.version_info >= (3, 12):
                 shutil.rmtree(path, onexc=lambda f, p, e: onerror(f, p, (type(e), e, None)))

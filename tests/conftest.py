@@ -7,4 +7,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from labfixtures import lab_factory  # noqa: F401
+from labfixtures import lab_factory  # noqa: F401  # pylint: disable=unused-import

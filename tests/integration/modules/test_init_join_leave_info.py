@@ -83,8 +83,8 @@ def test_init_first_manager(h, ctx):
 
 def test_info_on_the_manager(h, ctx):
     m1 = h.host("m1")
-    out = h.execute("m1", INFO, [({"nodes": True, "node": m1.name, "join_tokens": True, "unlock_key": True},
-                                   "apply")], no_log=True)
+    secret_args = {"nodes": True, "node": m1.name, "join_tokens": True, "unlock_key": True}
+    out = h.execute("m1", INFO, [(secret_args, "apply")], no_log=True)
     assert no_secrets(out.stdout)  # the task pattern callers use: no_log on tasks that ask for secrets
     res = out.results[m1.name][0].ok()
     tokens = res["join_tokens"]

@@ -24,7 +24,7 @@ def make(engine, **params):
 def test_construction_makes_no_request_and_builds_the_sdk_client_explicitly(engine):
     client = make(engine, timeout=7)
     assert engine.requests == []
-    _ = client.api
+    assert client.api is not None
     assert engine.requests == []
     assert engine.clients[0].kwargs == {"base_url": "unix:///run/docker.sock", "version": "1.24", "tls": False,
                                         "timeout": 7}
@@ -110,7 +110,7 @@ def test_transport_errors_become_typed_errors(engine, raised, cls, text):
     client = make(engine, api_version="1.41")
     with pytest.raises(cls) as exc:
         client.info()
-    assert type(exc.value) is cls
+    assert exc.type is cls
     assert text in str(exc.value)
 
 
@@ -227,7 +227,7 @@ def test_update_swarm_read_modify_write(engine):
 def test_update_swarm_without_change_sends_nothing(engine):
     engine.make_manager()
     client = make(engine)
-    _, sent = client.update_swarm(lambda spec: None, current=client.cluster)
+    _result, sent = client.update_swarm(lambda spec: None, current=client.cluster)
     assert sent is None
     assert engine.count("POST") == 0
 
@@ -264,7 +264,7 @@ def test_update_swarm_rotations(engine):
     swarm = engine.make_manager()
     old = (swarm.worker_token, swarm.manager_token, swarm.unlock_key)
     client = make(engine)
-    _, sent = client.update_swarm(lambda spec: None, rotate_worker_token=True, rotate_unlock_key=True)
+    _result, sent = client.update_swarm(lambda spec: None, rotate_worker_token=True, rotate_unlock_key=True)
     assert sent == swarm.spec
     assert swarm.worker_token != old[0] and swarm.manager_token == old[1] and swarm.unlock_key != old[2]
 
@@ -284,7 +284,7 @@ def test_update_node_retries_and_no_change(engine, three_nodes):
     node, sent = client.update_node(w1["ID"], lambda spec: None)
     assert sent is None and node["ID"] == w1["ID"]
     engine.fail_next("POST /nodes/{id}/update", ApiFailure(500, "update out of sequence"))
-    _, sent = client.update_node(w1["ID"], lambda spec: {**spec, "Availability": "drain"})
+    _result, sent = client.update_node(w1["ID"], lambda spec: {**spec, "Availability": "drain"})
     assert sent["Availability"] == "drain" and w1["Spec"]["Availability"] == "drain"
     assert engine.count("GET /nodes/{id}") == 3
     engine.fail_next("POST /nodes/{id}/update", *[ApiFailure(500, "update out of sequence")] * 2)

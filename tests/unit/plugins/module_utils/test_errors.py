@@ -37,7 +37,7 @@ CASES = [
 @pytest.mark.parametrize(("status", "text", "cls"), CASES)
 def test_from_api_error_maps_engine_texts(status, text, cls):
     err = e.from_api_error(status, text, "POST /x")
-    assert type(err) is cls
+    assert err.__class__ is cls
     assert err.status == status
     assert err.explanation == text
     assert err.message == f"POST /x failed ({status}): {text}"
@@ -45,7 +45,7 @@ def test_from_api_error_maps_engine_texts(status, text, cls):
 
 def test_status_restricted_entries_need_their_status():
     # "invalid key" means a wrong unlock key only with 401; otherwise it is a generic error.
-    assert type(e.from_api_error(500, "invalid key provided", "op")) is e.EngineAPIError
+    assert e.from_api_error(500, "invalid key provided", "op").__class__ is e.EngineAPIError
 
 
 def test_error_text_includes_hint_and_result_fields():

@@ -7,9 +7,9 @@ from ansible_collections.hive.swarm.plugins.module_utils._swarm import quorum as
 
 
 def nodes(reachable, unreachable, workers=1):
-    out = [{"ManagerStatus": {"Reachability": "reachable"}} for _ in range(reachable)]
-    out += [{"ManagerStatus": {"Reachability": "unreachable"}} for _ in range(unreachable)]
-    out += [{"Spec": {"Role": "worker"}} for _ in range(workers)]
+    out = [{"ManagerStatus": {"Reachability": "reachable"}} for _index in range(reachable)]
+    out += [{"ManagerStatus": {"Reachability": "unreachable"}} for _index in range(unreachable)]
+    out += [{"Spec": {"Role": "worker"}} for _index in range(workers)]
     return out
 
 

@@ -31,7 +31,7 @@ def test_inactive_node_reports_local_state_with_one_request(engine, run_module):
 
 
 def test_local_only_is_exactly_one_request_and_includes_the_swarm_on_managers(engine, manager, run_module):
-    swarm, _ = manager
+    swarm, _worker = manager
     res = run_module(MAIN, {"local_only": True})
     assert engine.requests == ["GET /info"]
     assert res["local"]["is_manager"] and res["local"]["cluster_id"] == swarm.id
@@ -48,7 +48,7 @@ def test_local_only_refuses_other_reads(engine, run_module, extra):
 
 
 def test_manager_default_read_is_one_request(engine, manager, run_module):
-    swarm, _ = manager
+    swarm, _worker = manager
     res = run_module(MAIN, {})
     assert engine.requests == ["GET /info"]
     assert res["swarm"]["spec"]["snapshot_interval"] == 10000
@@ -57,7 +57,7 @@ def test_manager_default_read_is_one_request(engine, manager, run_module):
 
 
 def test_nodes_with_filters_and_one_node(engine, manager, run_module):
-    _, w1 = manager
+    _swarm, w1 = manager
     res = run_module(MAIN, {"nodes": True, "nodes_filters": {"role": "manager"}, "node": "w1"})
     assert [n["hostname"] for n in res["nodes"]] == ["node1", "m2"]
     assert res["nodes"][1]["manager_reachability"] == "unreachable" and res["nodes"][1]["state"] == "down"
@@ -67,14 +67,14 @@ def test_nodes_with_filters_and_one_node(engine, manager, run_module):
 
 
 def test_unfiltered_listing_is_reused_for_the_node(engine, manager, run_module):
-    _, w1 = manager
+    _swarm, w1 = manager
     res = run_module(MAIN, {"nodes": True, "node": w1["ID"]})
     assert len(res["nodes"]) == 3 and res["node"]["hostname"] == "w1"
     assert engine.requests == ["GET /info", "GET /nodes"]
 
 
 def test_unknown_node_is_null_and_ambiguous_node_fails(engine, manager, run_module):
-    swarm, _ = manager
+    swarm, _worker = manager
     assert run_module(MAIN, {"node": "nope"})["node"] is None
     swarm.add_node("w1", "worker", "10.0.0.22")
     res = run_module(MAIN, {"node": "w1"})
@@ -83,7 +83,7 @@ def test_unknown_node_is_null_and_ambiguous_node_fails(engine, manager, run_modu
 
 
 def test_secrets_only_when_asked(engine, manager, run_module):
-    swarm, _ = manager
+    swarm, _worker = manager
     plain = run_module(MAIN, {"nodes": True, "node": "w1"})
     dumped = json.dumps(plain.result)
     assert "SWMTKN" not in dumped and "SWMKEY" not in dumped and "TrustRoot" not in dumped
@@ -128,7 +128,7 @@ def test_unusual_states(engine, run_module, state, error, reason):
 
 
 def test_manager_without_leader_reports_instead_of_crashing(engine, manager, run_module):
-    swarm, _ = manager
+    swarm, _worker = manager
     swarm.has_leader = False
     res = run_module(MAIN, {"nodes": True, "join_tokens": True})
     assert not res.failed
@@ -140,7 +140,7 @@ def test_manager_without_leader_reports_instead_of_crashing(engine, manager, run
 
 
 def test_manager_losing_its_leader_between_requests(engine, manager, run_module):
-    swarm, _ = manager
+    swarm, _worker = manager
 
     def lose_leader(eng):
         swarm.has_leader = False
