@@ -234,6 +234,7 @@ class Bench:
         self._cp_count = 0
         self._wipe_lock = threading.Lock()
         self.wiped: List[str] = []  # hosts whose reset fell back to a wipe
+        self.reset_seconds: List[float] = []
         # The code under test may be edited while the bench runs: record what it measured.
         self.git_state = {
             "head": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -260,8 +261,13 @@ class Bench:
 
     def reset(self, lab: hivelab.Lab) -> None:
         """Fresh swarm state on every engine (not timed)."""
+        t0 = time.monotonic()
+        self._reset(lab)
+        self.reset_seconds.append(round(time.monotonic() - t0, 2))
+
+    def _reset(self, lab: hivelab.Lab) -> None:
         if self.args.reset == "wipe":
-            with ThreadPoolExecutor(max_workers=8) as pool:
+            with ThreadPoolExecutor(max_workers=16) as pool:
                 list(pool.map(lab.wipe, lab.hosts))
         else:
             with ThreadPoolExecutor(max_workers=min(32, len(lab.hosts))) as pool:
@@ -273,18 +279,23 @@ class Bench:
         status, body = hivelab.engine_request(sock, "POST", "/swarm/leave?force=1", timeout=120)
         if status not in (200, 503):  # 503: not part of a swarm
             raise BenchError(f"{h.name}: swarm leave -> HTTP {status} {body[:200]!r}")
-        # Joining creates docker_gwbridge and leaving keeps it; a fresh engine has none. Right after the leave
-        # the ingress sandbox may still hold an endpoint on it (HTTP 403 "has active endpoints"); sometimes the
-        # engine never releases it. Poll a little, then give that host a new data root (lab wipe).
+        # After the leave the engine removes the ingress network (and its sandbox endpoint on docker_gwbridge)
+        # asynchronously; joining created docker_gwbridge and leaving keeps it, a fresh engine has none. Poll until
+        # ingress is gone and docker_gwbridge could be removed; an engine that never lets go gets a new data root.
         last: List[Any] = []
 
-        def removed() -> bool:
-            status, body = hivelab.engine_request(sock, "DELETE", "/networks/docker_gwbridge", timeout=60)
-            last[:] = [status, body[:200]]
+        def clean() -> bool:
+            names = [n["Name"] for n in lab.api(h, "GET", "/networks") if n["Name"] not in ("host", "none")]
+            last[:] = names
+            if names and names != ["docker_gwbridge"]:
+                return False
+            if not names:
+                return True
+            status, _body = hivelab.engine_request(sock, "DELETE", "/networks/docker_gwbridge", timeout=60)
             return status in (204, 404)
 
-        if not hivelab._poll(removed, 10, 0.1):
-            self.say(f"{h.name}: docker_gwbridge kept an endpoint after leave (HTTP {last[0]}); wiping the host")
+        if not hivelab._poll(clean, 30, 0.2):
+            self.say(f"{h.name}: networks {last} still there 30s after the leave; wiping the host")
             with self._wipe_lock:
                 self.wiped.append(h.name)
             lab.wipe(h)
@@ -486,7 +497,8 @@ class Bench:
                     if "floor" in self.args.phases:
                         self.reset(lab)
                         self.record(self.run_floor(lab, size, rep))
-                    for variant in self.variants:
+                    ansible_phases = {"first", "rerun", "status", "micro"} & set(self.args.phases)
+                    for variant in self.variants if ansible_phases else []:
                         self.reset(lab)
                         self.run_ansible_set(lab, size, rep, variant)
                 self.print_table()
@@ -670,7 +682,8 @@ class Bench:
         data = {
             "stamp": self.stamp, "argv": sys.argv[1:], "host": os.uname().nodename, "cpus": os.cpu_count(),
             "lab": {"name": self.args.lab_name, "net": self.args.net, "reports": self.lab_reports},
-            "reset": self.args.reset, "reset_wipe_fallbacks": self.wiped, "ssh": self.args.ssh,
+            "reset": self.args.reset, "reset_wipe_fallbacks": self.wiped,
+            "reset_seconds": self.reset_seconds, "ssh": self.args.ssh,
             "variants": [asdict(v) for v in self.variants],
             "ansible_cfg": (ROOT / "ansible.cfg").read_text(),
             "git_head": self.git_state["head"], "git_dirty": self.git_state["dirty"],
@@ -698,9 +711,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="subset of floor,first,rerun,status,micro (rerun/status/micro need first; "
                         "--profile adds micro)")
     p.add_argument("--profile", action="store_true", help="per-task timing callback; prints the top tasks")
-    p.add_argument("--reset", choices=("leave", "wipe"), default="leave",
-                   help="fresh state before each first converge: leave = `swarm leave --force` + drop "
-                        "docker_gwbridge on every engine (default); wipe = new data root per engine")
+    p.add_argument("--reset", choices=("wipe", "leave"), default="wipe",
+                   help="fresh engines before each floor / first converge: wipe = `hivelab wipe` of every host (engine "
+                        "killed, new data root, restarted; ~3s for 8 hosts; default); leave = `swarm leave --force` "
+                        "+ drop docker_gwbridge (faster, but workers' ingress network sometimes lingers for more than "
+                        "30s: such hosts are wiped)")
     p.add_argument("--ssh", choices=("cold", "warm"), default="cold",
                    help="cold: every ansible-playbook starts without SSH ControlMaster sockets (default); warm: "
                         "first/rerun/status of one repetition share them (ControlPersist as a user re-running)")
