@@ -97,7 +97,7 @@ def manager_leave_check(module: Any, client: SwarmClient) -> None:
         if force:
             module.warn(f"Could not check the manager quorum ({err.message}); leaving anyway (force).")
             return
-        raise QuorumError(f"Cannot check the manager quorum before leaving: {err.message}") from None
+        raise QuorumError.leave(f"Cannot check the manager quorum before leaving: {err.message}") from None
     if counts.total <= 1:
         if not force:
             raise QuorumError(
@@ -107,7 +107,7 @@ def manager_leave_check(module: Any, client: SwarmClient) -> None:
         return
     if not leave_keeps_quorum(counts):
         if not force:
-            raise QuorumError(
+            raise QuorumError.leave(
                 f"Leaving would leave {counts.reachable - 1} reachable of {counts.total} managers; the quorum is "
                 f"{quorum_size(counts.total)}, so the swarm would stop accepting changes."
             )

@@ -138,12 +138,12 @@ node:
 """
 
 import copy
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
-from ansible_collections.hive.swarm.plugins.module_utils._swarm.client import POLL_INTERVAL, SwarmClient
+from ansible_collections.hive.swarm.plugins.module_utils._swarm.client import SwarmClient, describe_node
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.errors import (
-    EngineAPIError,
     InvalidParameter,
+    NodeNotDown,
     NodeNotFound,
     QuorumError,
     SwarmError,
@@ -167,16 +167,9 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "force": {"type": "bool", "default": False},
     "wait_timeout": {"type": "int", "default": 60},
 }
-QUORUM_HINT = "Add or recover managers first (force does not help: the Engine refuses such a demotion too)."
 FIELDS = ("labels", "availability", "role")
 # state=absent must wait for a demoted manager to leave the raft before the Engine removes it.
 MIN_RAFT_WAIT = 30
-
-
-class NodeNotDown(SwarmError):
-    """A node to remove is still ready/unknown (module-local until errors.py has a class for it)."""
-
-    hint = "Stop its engine or run hive.swarm.swarm_leave on it first, or set force=true to remove it anyway."
 
 
 # ---------------------------------------------------------------------------- pure helpers
@@ -231,51 +224,15 @@ def check_demotion(node: dict[str, Any], nodes: list[dict[str, Any]]) -> None:
     counts = manager_counts(nodes)
     hostname = (node.get("Description") or {}).get("Hostname") or node.get("ID")
     if counts.total <= 1:
-        raise QuorumError(f"Refusing to demote {hostname}: it is the last manager of the swarm.", hint=QUORUM_HINT)
+        raise QuorumError.demotion(f"Refusing to demote {hostname}: it is the last manager of the swarm.")
     reachable = node["ManagerStatus"].get("Reachability") == "reachable"
     if not demote_keeps_quorum(counts, node_reachable=reachable):
         after_total = counts.total - 1
         after_reachable = counts.reachable - (1 if reachable else 0)
-        raise QuorumError(
+        raise QuorumError.demotion(
             f"Refusing to demote {hostname}: {after_reachable} of the remaining {after_total} managers would be "
-            f"reachable, fewer than the quorum of {quorum_size(after_total)}.",
-            hint=QUORUM_HINT,
+            f"reachable, fewer than the quorum of {quorum_size(after_total)}."
         )
-
-
-def poll_node(
-    client: SwarmClient, node_id: str, done: Callable[[Optional[dict[str, Any]]], bool], timeout: int
-) -> tuple[Optional[dict[str, Any]], bool]:
-    """Poll GET /nodes/{id} until ``done(node)`` (node None = it is gone) or ``timeout`` seconds passed.
-    Returns (node as read last, whether ``done`` held). At least one read."""
-    deadline = client.clock() + timeout
-    while True:
-        try:
-            node: Optional[dict[str, Any]] = client.inspect_node(node_id)
-        except NodeNotFound:
-            node = None
-        if done(node):
-            return node, True
-        if client.clock() >= deadline:
-            return node, False
-        client.sleep(POLL_INTERVAL)
-
-
-def describe(node: Optional[dict[str, Any]]) -> str:
-    if node is None:
-        return "gone"
-    reach = (node.get("ManagerStatus") or {}).get("Reachability")
-    return node_state(node) + (f", manager {reach}" if reach else "")
-
-
-def wait_node(
-    client: SwarmClient, node_id: str, done: Callable[[Optional[dict[str, Any]]], bool], timeout: int, what: str
-) -> Optional[dict[str, Any]]:
-    """poll_node, raising WaitTimeout when ``done`` did not hold in time."""
-    node, ok = poll_node(client, node_id, done, timeout)
-    if not ok:
-        raise WaitTimeout(f"Timed out after {timeout}s waiting until node {node_id} {what} (it is {describe(node)}).")
-    return node
 
 
 def left_raft(node: Optional[dict[str, Any]]) -> bool:
@@ -284,6 +241,10 @@ def left_raft(node: Optional[dict[str, Any]]) -> bool:
 
 def reachable_manager(node: Optional[dict[str, Any]]) -> bool:
     return node is not None and (node.get("ManagerStatus") or {}).get("Reachability") == "reachable"
+
+
+def down_or_gone(node: Optional[dict[str, Any]]) -> bool:
+    return node is None or node_state(node) == "down"
 
 
 # ---------------------------------------------------------------------------- state=present
@@ -311,7 +272,7 @@ def ensure_present(module: Any, client: SwarmClient, node: dict[str, Any], nodes
     def mutate(current: dict[str, Any]) -> Optional[dict[str, Any]]:
         return wanted_spec(current, p)
 
-    read, sent = update(client, node["ID"], mutate, node)
+    read, sent = client.update_node(node["ID"], mutate, current=node)
     before = read.get("Spec") or {}
     result["changed"] = sent is not None
     if module._diff:
@@ -327,17 +288,6 @@ def ensure_present(module: Any, client: SwarmClient, node: dict[str, Any], nodes
     return result
 
 
-def update(
-    client: SwarmClient, node_id: str, mutate: Callable[[dict[str, Any]], Optional[dict[str, Any]]], node: dict
-) -> tuple[dict[str, Any], Optional[dict[str, Any]]]:
-    """client.update_node; the Engine's own quorum refusal (a race with our check) gets this module's hint."""
-    try:
-        return client.update_node(node_id, mutate, current=node)
-    except QuorumError as err:
-        err.hint = QUORUM_HINT
-        raise
-
-
 def settle(client: SwarmClient, read: dict[str, Any], sent: dict[str, Any], timeout: int) -> dict[str, Any]:
     """After an update: wait for a role change to take effect (when asked); return the node as read last."""
     node_id = read["ID"]
@@ -351,9 +301,9 @@ def settle(client: SwarmClient, read: dict[str, Any], sent: dict[str, Any], time
         return predicted
     node: Optional[dict[str, Any]] = None
     if timeout > 0 and promoted:
-        node = wait_node(client, node_id, reachable_manager, timeout, "is a reachable manager")
+        node = client.poll_node(node_id, reachable_manager, timeout, "is a reachable manager")
     elif timeout > 0 and demoted:
-        node = wait_node(client, node_id, left_raft, timeout, "has left the raft")
+        node = client.poll_node(node_id, left_raft, timeout, "has left the raft")
     return node if node is not None else client.inspect_node(node_id)
 
 
@@ -386,14 +336,15 @@ def ensure_absent(module: Any, client: SwarmClient, node: dict[str, Any], nodes:
         return result
 
     if not p["force"] and node_state(node) != "down":
-        current, down = poll_node(client, node_id, lambda n: n is None or node_state(n) == "down", p["wait_timeout"])
+        try:
+            current = client.poll_node(node_id, down_or_gone, p["wait_timeout"], "is down")
+        except WaitTimeout as err:
+            raise NodeNotDown(
+                f"Refusing to remove {hostname}: it is {describe_node(err.last)}, not down "
+                f"(waited {p['wait_timeout']}s); nothing was changed."
+            ) from None
         if current is None:
             return gone(module)
-        if not down:
-            raise NodeNotDown(
-                f"Refusing to remove {hostname}: it is {describe(current)}, not down "
-                f"(waited {p['wait_timeout']}s); nothing was changed."
-            )
         node = current
 
     def mutate(current: dict[str, Any]) -> Optional[dict[str, Any]]:
@@ -404,11 +355,11 @@ def ensure_absent(module: Any, client: SwarmClient, node: dict[str, Any], nodes:
 
     try:
         try:
-            update(client, node_id, mutate, node)
+            client.update_node(node_id, mutate, current=node)
         except NodeNotFound:
             return gone(module)
         if manager:
-            wait_node(client, node_id, left_raft, max(p["wait_timeout"], MIN_RAFT_WAIT), "has left the raft")
+            client.poll_node(node_id, left_raft, max(p["wait_timeout"], MIN_RAFT_WAIT), "has left the raft")
         remove(client, node_id, hostname, p["force"])
     except SwarmError as err:
         err.details.setdefault("changed", True)  # drained/demoted at least
@@ -421,12 +372,12 @@ def remove(client: SwarmClient, node_id: str, hostname: str, force: bool) -> Non
         client.remove_node(node_id, force=force)
     except NodeNotFound:
         return  # removed meanwhile
-    except EngineAPIError as err:
-        if "is not down" in (err.explanation or ""):
-            raise NodeNotDown(
-                f"Cannot remove {hostname}: the Engine says it is not down ({err.explanation})."
-            ) from None
-        raise
+    except NodeNotDown as err:
+        raise NodeNotDown(
+            f"Cannot remove {hostname}: the Engine says it is not down ({err.explanation}).",
+            status=err.status,
+            explanation=err.explanation,
+        ) from None
 
 
 def gone(module: Any) -> dict[str, Any]:

@@ -405,3 +405,38 @@ class SwarmClient:
 
     def remove_node(self, node_id: str, force: bool = False) -> None:
         self._call("DELETE /nodes/{id}", self.api.remove_node, node_id, force=force)
+
+    def poll_node(
+        self,
+        node_id: str,
+        predicate: Callable[[Optional[dict[str, Any]]], bool],
+        timeout: float,
+        what: str = "reaches the wanted state",
+    ) -> Optional[dict[str, Any]]:
+        """Poll GET /nodes/{id} until ``predicate(node)`` holds (``node`` None: the node is gone); at least one
+        read. Returns the node as read last. WaitTimeout after ``timeout`` seconds ("... until node <id> <what>
+        (it is <status>)"); its ``last`` is the node as read last."""
+        deadline = self.clock() + timeout
+        while True:
+            try:
+                node: Optional[dict[str, Any]] = self.inspect_node(node_id)
+            except NodeNotFound:
+                node = None
+            if predicate(node):
+                return node
+            if self.clock() >= deadline:
+                err = WaitTimeout(
+                    f"Timed out after {timeout:g}s waiting until node {node_id} {what} (it is {describe_node(node)})."
+                )
+                err.last = node
+                raise err
+            self.sleep(POLL_INTERVAL)
+
+
+def describe_node(node: Optional[dict[str, Any]]) -> str:
+    """'ready', 'down, manager unreachable', 'gone' (None) - a node's status for messages."""
+    if node is None:
+        return "gone"
+    state = (node.get("Status") or {}).get("State") or "unknown"
+    reach = (node.get("ManagerStatus") or {}).get("Reachability")
+    return state + (f", manager {reach}" if reach else "")

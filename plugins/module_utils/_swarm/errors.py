@@ -113,7 +113,32 @@ class JoinFailed(SwarmError):
 
 
 class QuorumError(SwarmError):
-    hint = "Add or recover managers first, or set force=true if you accept losing the manager quorum."
+    """A change would cost the manager quorum (or needs one). What helps depends on the change, so the hint is
+    chosen per use: ``QuorumError.leave(...)``, ``QuorumError.demotion(...)``; ``from_api_error`` picks it from the
+    refused operation. The class hint is the advice that is right for every use."""
+
+    hint = "Add or recover managers first (more than half of the managers must stay reachable)."
+    LEAVE_HINT = "Add or recover managers first, or set force=true if you accept losing the manager quorum."
+    DEMOTION_HINT = "Add or recover managers first (force does not help: the Engine refuses such a demotion too)."
+
+    @classmethod
+    def leave(cls, message: str, **kwargs: Any) -> QuorumError:
+        """A manager leaving the swarm (swarm_leave's force overrides the check)."""
+        return cls(message, hint=cls.LEAVE_HINT, **kwargs)
+
+    @classmethod
+    def demotion(cls, message: str, **kwargs: Any) -> QuorumError:
+        """A demotion or removal of a manager (nothing overrides it: the Engine refuses too)."""
+        return cls(message, hint=cls.DEMOTION_HINT, **kwargs)
+
+    @classmethod
+    def hint_for(cls, operation: str) -> Optional[str]:
+        """The hint for an Engine refusal of ``operation`` ('POST /swarm/leave', 'POST /nodes/{id}/update', ...)."""
+        if operation.startswith(("POST /nodes/", "DELETE /nodes/")):
+            return cls.DEMOTION_HINT
+        if operation.startswith("POST /swarm/leave"):
+            return cls.LEAVE_HINT
+        return None
 
 
 class NodeNotFound(SwarmError):
@@ -128,8 +153,23 @@ class UpdateConflict(SwarmError):
     hint = "Another client keeps changing the object; run again."
 
 
+class NodeNotDown(SwarmError):
+    """A node to remove is still ready (or unknown): the Engine removes only nodes that are down, unless forced."""
+
+    hint = "Stop its engine or run hive.swarm.swarm_leave on it first, or set force=true to remove it anyway."
+
+
+class NodeIsManager(SwarmError):
+    """A node to remove is still a manager (a raft member); force does not help."""
+
+    hint = "Demote it first (hive.swarm.swarm_node role=worker; state=absent demotes and waits by itself)."
+
+
 class WaitTimeout(SwarmError):
-    """A state was not reached before the deadline."""
+    """A state was not reached before the deadline. ``last`` is the object as read last (for messages; it is not
+    part of the module result)."""
+
+    last: Any = None
 
 
 # (HTTP status or None for any, lower-case text contained in the explanation, error class, hint or None).
@@ -150,6 +190,8 @@ _API_ERROR_TABLE: tuple[tuple[Optional[int], str, type[SwarmError], Optional[str
      "manager with swarm_init force_new_cluster=true."),
     (None, "last manager", QuorumError, None),
     (None, "ambiguous", AmbiguousNode, None),
+    (None, "is not down and can't be removed", NodeNotDown, None),
+    (None, "must be demoted to worker before removal", NodeIsManager, None),
     (None, "remote ca does not match fingerprint", WrongSwarm,
      "The join token belongs to another swarm than the manager at this address."),
     (None, "invalid join token", InvalidParameter, "The join token is malformed: it looks like SWMTKN-1-..."),
@@ -170,5 +212,7 @@ def from_api_error(status: Optional[int], explanation: Optional[str], operation:
             continue
         if needle and needle not in low:
             continue
+        if hint is None and cls is QuorumError:
+            hint = QuorumError.hint_for(operation)
         return cls(f"{operation} failed ({status}): {text}", hint=hint, status=status, explanation=text)
     return EngineAPIError(f"{operation} failed ({status}): {text}", status=status, explanation=text)

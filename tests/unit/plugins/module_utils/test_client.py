@@ -334,6 +334,50 @@ def test_wait_for(engine):
         client.wait_for(lambda i: False, 2, "godot")
 
 
+def test_poll_node_until_the_predicate_holds(engine):
+    swarm = engine.make_manager()
+    target = swarm.add_node("w1", "worker", "10.0.0.21", node_id="w1id")
+    client = make(engine)
+    reads = []
+
+    def down_on_third_read(node):
+        reads.append(node["Status"]["State"])
+        if len(reads) == 2:
+            target["Status"]["State"] = "down"
+        return node["Status"]["State"] == "down"
+
+    node = client.poll_node("w1id", down_on_third_read, 10, "is down")
+    assert node["ID"] == "w1id" and node["Status"]["State"] == "down"
+    assert reads == ["ready", "ready", "down"]
+    assert engine.count("GET /nodes/{id}") == 3
+    assert engine.clock.slept == 2 * c.POLL_INTERVAL
+
+
+def test_poll_node_reports_a_vanished_node_as_none(engine):
+    swarm = engine.make_manager()
+    swarm.add_node("w1", "worker", "10.0.0.21", node_id="w1id")
+    client = make(engine)
+    swarm.nodes.pop()
+    assert client.poll_node("w1id", lambda n: n is None, 5) is None
+    assert engine.count("GET /nodes/{id}") == 1 and engine.clock.slept == 0
+
+
+def test_poll_node_timeout_says_what_and_keeps_the_last_read(engine):
+    swarm = engine.make_manager()
+    swarm.add_node("m2", "manager", "10.0.0.12", node_id="m2id", reachability="unreachable")
+    client = make(engine)
+    with pytest.raises(e.WaitTimeout) as caught:
+        client.poll_node("m2id", lambda n: False, 3, "has left the raft")
+    assert caught.value.message == ("Timed out after 3s waiting until node m2id has left the raft "
+                                    "(it is ready, manager unreachable).")
+    assert caught.value.last["ID"] == "m2id"
+    assert engine.clock.slept >= 3
+    with pytest.raises(e.WaitTimeout, match=r"\(it is gone\)"):
+        client.poll_node("nope", lambda n: n is not None, 0, "exists")
+    assert c.describe_node(None) == "gone"
+    assert c.describe_node({"Status": {}}) == "unknown"
+
+
 def test_swarm_fixture_identity():
     # FakeSwarm tokens carry the digest of its trust root, like swarmkit's
     from ansible_collections.hive.swarm.plugins.module_utils._swarm.tokens import token_matches_ca

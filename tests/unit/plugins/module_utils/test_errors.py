@@ -29,7 +29,9 @@ CASES = [
     (503, "Timeout was reached before node joined. The attempt to join the swarm will continue in the background.",
      e.WaitTimeout),
     (404, "node xyz not found", e.NodeNotFound),
-    (400, "node abc is not down and can't be removed", e.EngineAPIError),
+    (400, "rpc error: code = FailedPrecondition desc = node abc is not down and can't be removed", e.NodeNotDown),
+    (400, "rpc error: code = FailedPrecondition desc = node abc is a cluster manager and is a member of the raft "
+          "cluster. It must be demoted to worker before removal", e.NodeIsManager),
     (500, "something new", e.EngineAPIError),
 ]
 
@@ -71,3 +73,55 @@ def test_unsupported_option_names_option_and_versions():
     assert both.message == ("Option 'unlock' needs Docker SDK for Python >= 2.7.0 (found 2.6.1) and "
                             "Engine API >= 1.25 (found 1.24).")
     assert both.result()["needed_sdk"] == "2.7.0"
+
+
+QUORUM_TEXT = "rpc error: code = FailedPrecondition desc = can't remove member from the raft: this would result in a " \
+    "loss of quorum"
+LAST_MANAGER = "rpc error: code = FailedPrecondition desc = attempting to demote the last manager of the swarm"
+LEAVE_LAST = ("You are attempting to leave the swarm on a node that is participating as a manager. Removing the last "
+              "manager erases all current state of the swarm. Use `--force` to ignore this message.")
+
+
+@pytest.mark.parametrize(
+    ("operation", "text", "hint"),
+    [
+        ("POST /nodes/{id}/update", QUORUM_TEXT, e.QuorumError.DEMOTION_HINT),
+        ("POST /nodes/{id}/update", LAST_MANAGER, e.QuorumError.DEMOTION_HINT),
+        ("DELETE /nodes/{id}", QUORUM_TEXT, e.QuorumError.DEMOTION_HINT),
+        ("POST /swarm/leave", LEAVE_LAST, e.QuorumError.LEAVE_HINT),
+        ("GET /nodes", QUORUM_TEXT, e.QuorumError.hint),
+    ],
+)
+def test_quorum_refusals_carry_the_hint_of_the_refused_operation(operation, text, hint):
+    err = e.from_api_error(400, text, operation)
+    assert type(err) is e.QuorumError and err.hint == hint
+    assert str(err).endswith(hint)
+
+
+def test_quorum_hints_per_use():
+    demotion = e.QuorumError.demotion("Refusing to demote m3.", status=400)
+    assert demotion.hint == e.QuorumError.DEMOTION_HINT and "force does not help" in str(demotion)
+    assert "force=true" not in str(demotion)
+    assert demotion.result() == {"error_type": "QuorumError", "status": 400}
+    leave = e.QuorumError.leave("Leaving would leave 1 of 3.")
+    assert "set force=true" in str(leave)
+    # the class default must be right for every use: it offers neither force nor "force does not help"
+    assert "force" not in e.QuorumError.hint
+    # no-leader errors keep their own (recovery) hint whatever the operation
+    no_leader = e.from_api_error(503, "The swarm does not have a leader.", "POST /nodes/{id}/update")
+    assert "force_new_cluster" in no_leader.hint
+
+
+def test_node_removal_refusals_have_hints():
+    not_down = e.from_api_error(400, "node x is not down and can't be removed", "DELETE /nodes/{id}")
+    assert "hive.swarm.swarm_leave" in str(not_down) and "force=true" in str(not_down)
+    manager = e.from_api_error(400, "It must be demoted to worker before removal", "DELETE /nodes/{id}")
+    assert manager.result()["error_type"] == "NodeIsManager" and "role=worker" in str(manager)
+
+
+def test_wait_timeout_keeps_the_last_object_out_of_the_result():
+    err = e.WaitTimeout("Timed out.")
+    assert err.last is None
+    err.last = {"ID": "x"}
+    assert err.result() == {"error_type": "WaitTimeout"}
+    assert e.WaitTimeout("again").last is None

@@ -445,6 +445,27 @@ def test_absent_engine_says_not_down(engine, swarm, run_module):
     assert "the Engine says it is not down" in res["msg"] and res["changed"] is True
 
 
+def test_absent_engine_says_still_a_manager(engine, swarm, run_module):
+    node(swarm, "w2id")["Status"]["State"] = "down"
+    engine.fail_next(
+        "DELETE /nodes/{id}",
+        ApiFailure(400, "rpc error: code = FailedPrecondition desc = node w2id is a cluster manager and is a member "
+                        "of the raft cluster. It must be demoted to worker before removal"),
+    )
+    res = run_module(MAIN, {"node": "w2", "state": "absent"})
+    assert res.failed and res["error_type"] == "NodeIsManager" and res["changed"] is True
+    assert "must be demoted to worker before removal" in res["msg"] and "role=worker" in res["msg"]
+
+
+def test_node_module_has_no_error_classes_or_polling_of_its_own():
+    # NodeNotDown lives in errors.py, polling in SwarmClient.poll_node, the quorum hint in QuorumError.demotion
+    from ansible_collections.hive.swarm.plugins.module_utils._swarm import errors
+
+    assert swarm_node.NodeNotDown is errors.NodeNotDown
+    for name in ("poll_node", "wait_node", "QUORUM_HINT", "update"):
+        assert not hasattr(swarm_node, name), name
+
+
 # ------------------------------------------------------------------ errors, secrets
 def test_worker_engine_is_refused(engine, run_module):
     engine.make_worker()
