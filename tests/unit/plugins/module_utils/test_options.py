@@ -1,38 +1,11 @@
-"""options.py: the common argument spec, its doc fragment, and the version table."""
+"""options.py: the common argument spec and the version table (its doc fragment: tests/unit/plugins/test_docs.py)."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-import yaml
-from ansible_collections.hive.swarm.plugins.doc_fragments.swarm import ModuleDocFragment
 from ansible_collections.hive.swarm.plugins.module_utils._swarm import options
-from ansible_collections.hive.swarm.plugins.module_utils._swarm.spec import spec_argument_spec
-
-
-def _compare(doc_options, spec):
-    assert set(doc_options) == set(spec)
-    for name, arg in spec.items():
-        doc = doc_options[name]
-        assert doc.get("type", "str") == arg.get("type", "str"), name
-        assert doc.get("default") == arg.get("default"), name
-        assert sorted(doc.get("aliases", [])) == sorted(arg.get("aliases", [])), name
-        assert doc.get("choices") == arg.get("choices"), name
-        assert bool(doc.get("required")) == bool(arg.get("required")), name
-        assert doc.get("elements") == arg.get("elements"), name
-        if "options" in arg:
-            _compare(doc["suboptions"], arg["options"])
-
-
-def test_doc_fragment_documents_the_common_options_name_for_name():
-    doc = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
-    _compare(doc, options.common_argument_spec())
-
-
-def test_spec_doc_fragment_documents_the_spec_options_name_for_name():
-    doc = yaml.safe_load(ModuleDocFragment.SPEC)["options"]
-    _compare(doc, spec_argument_spec())
 
 
 def test_common_spec_defaults_and_env_fallbacks():
