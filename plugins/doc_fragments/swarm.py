@@ -36,6 +36,8 @@ options:
   ca_path:
     description:
       - CA certificate file used to verify the Engine's certificate when O(validate_certs=true).
+      - Environment variables such as E(REQUESTS_CA_BUNDLE) or E(CURL_CA_BUNDLE) do not replace it (nor turn
+        verification on when O(validate_certs=false)).
     type: path
     aliases: [ca_cert]
   client_cert:

@@ -425,6 +425,14 @@ class FakeAPIClient:
     def mount(self, prefix: str, adapter: Any) -> None:
         self.mounts[prefix] = adapter
 
+    verify: Any = True
+
+    def merge_environment_settings(self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        """As requests.Session does it: the CA bundle variables replace the session's verify."""
+        if verify is None:
+            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or self.verify
+        return {"proxies": proxies, "stream": stream, "verify": verify, "cert": cert}
+
     def _url(self, pathfmt: str, *args: str, versioned_api: bool = True) -> str:
         path = pathfmt.format(*args) if args else pathfmt
         return f"http+docker://localhost/v{self._version}{path}" if versioned_api else f"http+docker://localhost{path}"

@@ -34,6 +34,7 @@ from ansible_collections.hive.swarm.plugins.module_utils._swarm.errors import (
     UpdateConflict,
     WaitTimeout,
     from_api_error,
+    from_tls_error,
 )
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.options import (
     DEFAULT_DOCKER_HOST,
@@ -91,6 +92,22 @@ def _hostname_adapter(hostname: str) -> Any:
     return _TLSHostnameAdapter()
 
 
+def _keep_session_verify(api: Any) -> None:
+    """requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace a session's ``verify`` for every request that
+    does not pass its own (docker-py never does): where those variables are set - common on managed hosts - the
+    Engine would be checked against the system CAs instead of ca_path, and even validate_certs=false would verify.
+    Keep the value docker-py's TLSConfig put on the session."""
+    merge = api.merge_environment_settings
+
+    def merged(url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        settings = merge(url, proxies, stream, verify, cert)
+        if verify is None:
+            settings["verify"] = api.verify
+        return settings
+
+    api.merge_environment_settings = merged
+
+
 class SwarmClient:
     """Engine access for one module run. Cheap to create: no request until the first call."""
 
@@ -141,8 +158,10 @@ class SwarmClient:
             raise InvalidParameter(f"TLS options are not usable: {err}") from None
         except docker_errors.DockerException as err:
             raise InvalidParameter(f"Cannot use docker_host {self.docker_host!r}: {err}") from None
-        if tls and self.params.get("tls_hostname") and self.params.get("validate_certs"):
-            api.mount("https://", _hostname_adapter(self.params["tls_hostname"]))
+        if tls:
+            _keep_session_verify(api)
+            if self.params.get("tls_hostname") and self.params.get("validate_certs"):
+                api.mount("https://", _hostname_adapter(self.params["tls_hostname"]))
         return api
 
     def _call(self, operation: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -155,6 +174,10 @@ class SwarmClient:
             if isinstance(explanation, bytes):
                 explanation = explanation.decode("utf-8", "replace")
             raise from_api_error(err.status_code, explanation or str(err), operation) from None
+        except requests.exceptions.SSLError as err:
+            raise from_tls_error(
+                str(err), self.docker_host, bool(self.params.get("client_cert")), self.params.get("tls_hostname")
+            ) from None
         except requests.exceptions.Timeout:
             raise EngineUnreachable(
                 f"{operation}: the engine at {self.docker_host} did not answer within {self.timeout}s.",

@@ -10,6 +10,7 @@ using the texts verified against dockerd (see DESIGN.md section 5).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 
@@ -54,6 +55,15 @@ class MissingDependency(SwarmError):
 
 class EngineUnreachable(SwarmError):
     hint = "Check that dockerd runs and that docker_host (and the TLS options) point at it."
+
+
+class TLSError(SwarmError):
+    """The TLS connection to the Engine failed: a certificate check on either side, or TLS on one side only."""
+
+    hint = (
+        "Check the TLS options: validate_certs with ca_path (the CA that signed the Engine's certificate), "
+        "client_cert and client_key (a certificate signed by the CA the Engine trusts), tls_hostname."
+    )
 
 
 class EngineAPIError(SwarmError):
@@ -199,8 +209,66 @@ _API_ERROR_TABLE: tuple[tuple[Optional[int], str, type[SwarmError], Optional[str
      "The join token was rejected (wrong or rotated token, or a worker/manager mix-up)."),
     (None, "timeout was reached before node joined", WaitTimeout,
      "The manager did not answer in time; the node keeps trying in the background (state pending)."),
+    (400, "client sent an http request to an https server", TLSError,
+     "The Engine at docker_host expects TLS: set validate_certs=true with ca_path, client_cert and client_key."),
     (404, "", NodeNotFound, None),
 )
+
+_SSL_REASON_RE = re.compile(r"\[SSL: ([A-Z0-9_]+)\] ?([^'\"()]*)")
+# urllib3's own check (used with tls_hostname) and Python's ssl check_hostname
+_HOSTNAME_RE = re.compile(
+    r"(hostname '[^']*' doesn't match [^\"()]*[^\"() ]|(?:hostname|ip address) mismatch, certificate is not valid "
+    r"for '[^']*')",
+    re.IGNORECASE,
+)
+
+
+def from_tls_error(text: str, docker_host: str, client_cert: bool, tls_hostname: Optional[str]) -> TLSError:
+    """The typed error for a failed TLS connection; ``text`` is the SSL error as the SDK reports it (the OpenSSL
+    reason is picked out of the urllib3/requests wrapping). No secret is involved: certificates are public."""
+    match = _SSL_REASON_RE.search(text)
+    code = match.group(1) if match else ""
+    detail = f"{code}: {match.group(2).strip()}" if match else text.strip()
+    host = _HOSTNAME_RE.search(text)
+    if host:
+        expected = tls_hostname or "the host in docker_host"
+        return TLSError(
+            f"The Engine's certificate at {docker_host} is not valid for {expected} ({host.group(0)}).",
+            hint="Use the name or IP address the certificate was issued for in docker_host, or set tls_hostname "
+            "to the name it contains.",
+        )
+    if code == "CERTIFICATE_VERIFY_FAILED":
+        return TLSError(
+            f"The Engine's certificate at {docker_host} could not be verified ({detail}).",
+            hint="Set ca_path to the CA certificate that signed the Engine's certificate (validate_certs=true "
+            "checks the Engine against it).",
+        )
+    if code in ("SSLV3_ALERT_BAD_CERTIFICATE", "TLSV13_ALERT_CERTIFICATE_REQUIRED", "TLSV1_ALERT_UNKNOWN_CA",
+                "SSLV3_ALERT_CERTIFICATE_UNKNOWN", "TLSV1_ALERT_ACCESS_DENIED", "SSLV3_ALERT_HANDSHAKE_FAILURE"):
+        if not client_cert:
+            return TLSError(
+                f"The Engine at {docker_host} requires a client certificate (it runs with --tlsverify) and refused "
+                f"the connection without one ({detail}).",
+                hint="Set client_cert and client_key to a certificate signed by the CA the Engine trusts.",
+            )
+        return TLSError(
+            f"The Engine at {docker_host} refused the client certificate ({detail}).",
+            hint="client_cert must be signed by the CA the Engine trusts (its --tlscacert) and be valid for client "
+            "authentication.",
+        )
+    if not code and "eof occurred in violation of protocol" in text.lower() and client_cert:
+        return TLSError(
+            f"The Engine at {docker_host} closed the connection during the TLS handshake; most likely it did not "
+            "accept the client certificate.",
+            hint="client_cert must be signed by the CA the Engine trusts (its --tlscacert) and be valid for client "
+            "authentication.",
+        )
+    if code in ("WRONG_VERSION_NUMBER", "UNEXPECTED_EOF_WHILE_READING", "RECORD_LAYER_FAILURE", "HTTP_REQUEST"):
+        return TLSError(
+            f"TLS to the Engine at {docker_host} failed ({detail}): it does not seem to speak TLS on that port.",
+            hint="Use the Engine's TLS port (usually 2376), or drop tls/validate_certs for a plain endpoint.",
+        )
+    return TLSError(f"TLS to the Engine at {docker_host} failed: {detail}")
 
 
 def from_api_error(status: Optional[int], explanation: Optional[str], operation: str) -> SwarmError:

@@ -81,6 +81,28 @@ def test_tls_config(engine, tmp_path):
     assert make(engine)._tls() is False
 
 
+@pytest.mark.parametrize(("validate", "expected"), [(True, "ca"), (False, False)])
+def test_tls_settings_win_over_ca_bundle_variables(tmp_path, monkeypatch, validate, expected):
+    """With the real SDK: requests would let REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace the session's verify
+    (ca_path, or False), so the Engine would be checked against the system CAs. The client keeps its own."""
+    files = {name: tmp_path / f"{name}.pem" for name in ("cert", "key", "ca")}
+    for path in files.values():
+        path.write_text("x")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    client = c.SwarmClient({**BASE, "docker_host": "tcp://198.18.19.11:2376", "tls": True, "validate_certs": validate,
+                            "ca_path": str(files["ca"]) if validate else None, "client_cert": str(files["cert"]),
+                            "client_key": str(files["key"])})
+    assert isinstance(client.api, docker.APIClient)
+    settings = client.api.merge_environment_settings("https://198.18.19.11:2376/info", {}, None, None, None)
+    assert settings["verify"] == (str(files["ca"]) if expected == "ca" else expected)
+    assert settings["cert"] == (str(files["cert"]), str(files["key"]))
+    # what the client protects against: a plain requests session loses its verify to the variable
+    plain = requests.Session()
+    plain.verify = str(files["ca"])
+    assert plain.merge_environment_settings("https://x", {}, None, None, None)["verify"] != str(files["ca"])
+
+
 def test_bad_tls_files_are_an_invalid_parameter(engine, tmp_path):
     client = make(engine, tls=True, client_cert=str(tmp_path / "missing.pem"), client_key=str(tmp_path / "k.pem"))
     with pytest.raises(e.InvalidParameter, match="TLS options are not usable"):
@@ -103,6 +125,10 @@ def test_bad_docker_host_is_an_invalid_parameter(monkeypatch):
         (requests.exceptions.ReadTimeout("slow"), e.EngineUnreachable, "did not answer within 60s"),
         (docker.errors.DockerException("weird"), e.SwarmError, "GET /info failed: weird"),
         (api_error(500, "boom"), e.EngineAPIError, "GET /info failed (500): boom"),
+        (requests.exceptions.SSLError("... Caused by SSLError(SSLError(1, '[SSL: SSLV3_ALERT_BAD_CERTIFICATE] sslv3 "
+                                      "alert bad certificate (_ssl.c:992)')))"),
+         e.TLSError, "requires a client certificate"),
+        (api_error(400, "Client sent an HTTP request to an HTTPS server."), e.TLSError, "expects TLS"),
     ],
 )
 def test_transport_errors_become_typed_errors(engine, raised, cls, text):
@@ -394,12 +420,14 @@ SDK_INTERNALS = (
     "assert c._url('/swarm/join').endswith('/v1.24/swarm/join')\n"
     "for name in ('_get', '_result', '_post_json', '_raise_for_status', 'mount', 'info', 'version', 'inspect_swarm',\n"
     "             'nodes', 'inspect_node', 'update_node', 'remove_node', 'leave_swarm', 'update_swarm',\n"
-    "             'get_unlock_key', 'unlock_swarm'):\n"
+    "             'get_unlock_key', 'unlock_swarm', 'merge_environment_settings'):\n"
     "    assert callable(getattr(c, name)), name\n"
     "c._version = '1.41'\n"
     "assert c.api_version == '1.41' and c._url('/info').endswith('/v1.41/info')\n"
     "import inspect\n"
     "assert 'rotate_manager_unlock_key' in inspect.signature(c.update_swarm).parameters\n"
+    "assert list(inspect.signature(c.merge_environment_settings).parameters) == "
+    "['url', 'proxies', 'stream', 'verify', 'cert']\n"
     "print(docker.__version__)\n"
 )
 

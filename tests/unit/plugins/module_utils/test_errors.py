@@ -125,3 +125,43 @@ def test_wait_timeout_keeps_the_last_object_out_of_the_result():
     err.last = {"ID": "x"}
     assert err.result() == {"error_type": "WaitTimeout"}
     assert e.WaitTimeout("again").last is None
+
+
+WRAP = "HTTPSConnectionPool(host='198.18.19.11', port=2376): Max retries exceeded with url: /info (Caused by {})"
+HOST = "tcp://198.18.19.11:2376"
+
+
+@pytest.mark.parametrize(
+    ("cause", "client_cert", "tls_hostname", "message", "hint"),
+    [
+        # texts as docker SDK 5.0.3 / 7.x (urllib3 1.26 / 2.x) report them against dockerd 20.10 --tlsverify
+        ("SSLError(SSLError(1, '[SSL: SSLV3_ALERT_BAD_CERTIFICATE] sslv3 alert bad certificate (_ssl.c:992)'))",
+         False, None,
+         f"The Engine at {HOST} requires a client certificate (it runs with --tlsverify) and refused the connection "
+         "without one (SSLV3_ALERT_BAD_CERTIFICATE: sslv3 alert bad certificate).", "Set client_cert and client_key"),
+        ("SSLError(SSLError(1, '[SSL: SSLV3_ALERT_BAD_CERTIFICATE] sslv3 alert bad certificate (_ssl.c:2546)'))",
+         True, None, f"The Engine at {HOST} refused the client certificate", "signed by the CA the Engine trusts"),
+        ("SSLError(SSLEOFError(8, 'EOF occurred in violation of protocol (_ssl.c:2393)'))", True, None,
+         "most likely it did not accept the client certificate", "signed by the CA the Engine trusts"),
+        ("SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable "
+         "to get local issuer certificate (_ssl.c:992)'))", True, None,
+         f"The Engine's certificate at {HOST} could not be verified (CERTIFICATE_VERIFY_FAILED: certificate verify "
+         "failed: unable to get local issuer certificate).", "Set ca_path"),
+        ("SSLError(CertificateError(\"hostname 'wrong.hive.test' doesn't match either of '198.18.19.11', "
+         "'engine.hive.test'\"))", True, "wrong.hive.test",
+         f"The Engine's certificate at {HOST} is not valid for wrong.hive.test (hostname 'wrong.hive.test' doesn't "
+         "match either of '198.18.19.11', 'engine.hive.test').", "set tls_hostname"),
+        ("SSLError(SSLCertVerificationError(1, \"[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: IP "
+         "address mismatch, certificate is not valid for '198.18.19.11'. (_ssl.c:992)\"))", True, None,
+         "is not valid for the host in docker_host (IP address mismatch, certificate is not valid for "
+         "'198.18.19.11')", "tls_hostname"),
+        ("SSLError(SSLError(1, '[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:992)'))", False, None,
+         "it does not seem to speak TLS on that port", "TLS port"),
+        ("SSLError('something else')", False, None, f"TLS to the Engine at {HOST} failed: ", "Check the TLS options"),
+    ],
+)
+def test_tls_errors_say_which_side_refused(cause, client_cert, tls_hostname, message, hint):
+    err = e.from_tls_error(WRAP.format(cause), HOST, client_cert, tls_hostname)
+    assert type(err) is e.TLSError
+    assert message in err.message
+    assert hint in err.hint
