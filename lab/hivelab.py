@@ -47,6 +47,9 @@ TOOL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DOCKERD = os.environ.get("HIVELAB_DOCKERD") or shutil.which("dockerd", path=TOOL_PATH) or "/usr/sbin/dockerd"
 SSHD = shutil.which("sshd", path=TOOL_PATH) or "/usr/sbin/sshd"
 BUSYBOX = "/bin/busybox"
+# dockerd flags the lab sets itself (per-host paths and isolation): extra engine args may not repeat them.
+LAB_DOCKERD_FLAGS = ("--data-root", "--exec-root", "--pidfile", "--config-file", "--cgroup-parent", "--iptables",
+                     "--ip6tables", "--bridge", "--storage-driver", "-g", "-p")
 
 
 class LabError(RuntimeError):
@@ -360,6 +363,11 @@ class Host:
     @property
     def sshd_pidfile(self) -> Path:
         return self.dir / "run" / "sshd.pid"
+
+    @property
+    def engine_args_file(self) -> Path:
+        """Extra dockerd arguments of this host (JSON list), kept across stop/start/repair/wipe until changed."""
+        return self.dir / "dockerd-extra-args.json"
 
     @property
     def cgroup(self) -> str:
@@ -742,7 +750,31 @@ class Lab:
                 "--pidfile", "/run/docker.pid", "-H", "unix:///run/docker.sock",
                 "--config-file", str(h.dir / "daemon.json"), "--iptables=false", "--ip6tables=false",
                 "--bridge=none", "--storage-driver=vfs", "--cgroup-parent", h.cgroup,
-                "--shutdown-timeout", "5"]
+                "--shutdown-timeout", "5", *self.engine_args(h)]
+
+    def engine_args(self, host: str | Host) -> List[str]:
+        """The extra dockerd arguments the host's engine is started with ([] = none)."""
+        text = _read(self.host(host).engine_args_file)
+        if not text:
+            return []
+        try:
+            args = json.loads(text)
+        except ValueError as exc:
+            raise LabError(f"{self.host(host).engine_args_file}: not JSON ({exc})") from None
+        return [str(a) for a in args]
+
+    def _set_engine_args(self, h: Host, extra_args: Sequence[str]) -> None:
+        args = [str(a) for a in extra_args]
+        for arg in args:
+            flag = arg.split("=", 1)[0]
+            if flag in LAB_DOCKERD_FLAGS:
+                raise LabError(f"{h.name}: extra dockerd argument {arg!r} conflicts with the lab's own {flag}")
+        if not args:
+            h.engine_args_file.unlink(missing_ok=True)
+            return
+        tmp = h.engine_args_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(args) + "\n")
+        tmp.replace(h.engine_args_file)
 
     def _spawn_dockerd(self, h: Host) -> None:
         for stale in (h.dockerd_pidfile, h.containerd_pidfile):
@@ -921,9 +953,17 @@ class Lab:
         for stale in (h.dockerd_pidfile, h.containerd_pidfile):
             stale.unlink(missing_ok=True)
 
-    def start(self, host: str | Host, timeout: float = 60) -> None:
-        """Start the host's engine again with the same data root (same swarm state)."""
+    def start(self, host: str | Host, timeout: float = 60, extra_args: Optional[Sequence[str]] = None) -> None:
+        """Start the host's engine again with the same data root (same swarm state).
+
+        ``extra_args``: extra dockerd arguments (e.g. ``-H tcp://IP:2376 --tlsverify ...``), kept for this
+        host - later starts, ``up`` repairs and ``wipe`` use them too - until replaced; ``[]`` drops them,
+        None keeps the current ones. An engine that runs with other extra arguments is restarted.
+        """
         h = self.host(host)
+        if extra_args is not None and list(extra_args) != self.engine_args(h):
+            self._set_engine_args(h, extra_args)
+            self.stop(h)
         if self.engine_up(h):
             return
         if not self._verified_pid(h, "dockerd"):
@@ -932,6 +972,14 @@ class Lab:
         if not _poll(lambda: _engine_ping(str(h.socket), 0.5), timeout):
             raise LabError(f"{h.name}: dockerd did not answer within {timeout}s; log tail:\n"
                            f"{_tail(h.dir / 'dockerd.log')}")
+
+    def restart(self, host: str | Host, timeout: float = 60, extra_args: Optional[Sequence[str]] = None) -> None:
+        """Stop the host's engine (gracefully) and start it again; ``extra_args`` as in ``start``."""
+        h = self.host(host)
+        if extra_args is not None:
+            self._set_engine_args(h, extra_args)
+        self.stop(h)
+        self.start(h, timeout)
 
     def wipe(self, host: str | Host, timeout: float = 60) -> None:
         """Simulate a rebuilt host: stop the engine, delete its data root, start it, re-import the image."""
@@ -1179,7 +1227,15 @@ def _parser() -> argparse.ArgumentParser:
     stop = named(sub.add_parser("stop", help="stop the host's dockerd (SIGTERM; --kill: SIGKILL at once)"))
     stop.add_argument("host")
     stop.add_argument("--kill", action="store_true", help="SIGKILL the engine at once (like a power cut)")
-    for cmd, text in (("start", "start the host's dockerd"), ("kill", "same as stop --kill"),
+    for cmd, text in (("start", "start the host's dockerd: start HOST [-- DOCKERD_ARGS...]"),
+                      ("restart", "stop and start the host's dockerd: restart HOST [-- DOCKERD_ARGS...]")):
+        sp = named(sub.add_parser(cmd, help=text, description=(
+            "Extra dockerd arguments after -- are kept for the host (later starts, up repairs, wipe) until "
+            "replaced; --no-extra-args drops them. An engine running with other extra arguments is restarted.")))
+        sp.add_argument("host")
+        sp.add_argument("--no-extra-args", action="store_true", help="start without the kept extra arguments")
+        sp.add_argument("dockerd_args", nargs=argparse.REMAINDER, help="-- extra dockerd arguments")
+    for cmd, text in (("kill", "same as stop --kill"),
                       ("wipe", "stop the engine, delete its data, start it (a rebuilt host)"),
                       ("cut", "take the host's link down"), ("heal", "bring the host's link up"),
                       ("ip", "print the host's IP")):
@@ -1235,7 +1291,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(lab.host(args.host).ip)
         elif args.cmd in ("stop", "kill"):
             lab.stop(args.host, kill=args.cmd == "kill" or args.kill)
-        elif args.cmd in ("start", "wipe", "cut", "heal"):
+        elif args.cmd in ("start", "restart"):
+            extra = [a for a in args.dockerd_args if a != "--no-extra-args"]
+            clear = args.no_extra_args or extra != args.dockerd_args
+            if clear and extra:
+                raise LabError("--no-extra-args and extra dockerd arguments exclude each other")
+            getattr(lab, args.cmd)(args.host, extra_args=[] if clear else (extra or None))
+        elif args.cmd in ("wipe", "cut", "heal"):
             getattr(lab, args.cmd)(args.host)
         elif args.cmd == "ssh":
             cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
