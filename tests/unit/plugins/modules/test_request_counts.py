@@ -14,10 +14,12 @@ from ansible_collections.hive.swarm.plugins.modules import (
     swarm_leave,
     swarm_node,
     swarm_node_info,
+    swarm_unlock,
     swarm_update,
 )
 from fakes import FakeEngine, FakeSwarm
 
+MODULES = {path.stem for path in Path(swarm_node.__file__).parent.glob("swarm_*.py")}
 DOC = Path(__file__).resolve().parents[4] / "docs" / "architecture.md"
 ROW = re.compile(r"^\| `(?P<module>swarm_\w+)` \((?P<case>[^)]*)\) \| (?P<count>\d+) \| (?P<which>[^|]*)\|$")
 
@@ -55,11 +57,12 @@ NOOPS: dict[str, tuple[Callable[[], None], Callable[[FakeEngine], Any], Callable
                      lambda swarm: {"snapshot_interval": 10000, "labels": {}, "autolock": False}),
     "swarm_node": (swarm_node.main, _manager,
                    lambda swarm: {"node": "w1", "labels": {"zone": "a"}, "availability": "active"}),
+    "swarm_unlock": (swarm_unlock.main, _manager, lambda swarm: {"unlock_key": swarm.unlock_key}),
 }
 
 
 def test_the_doc_table_covers_every_module():
-    assert set(doc_table()) == set(NOOPS)
+    assert set(doc_table()) == set(NOOPS) == set(MODULES)
 
 
 @pytest.mark.parametrize("check", [False, True], ids=["apply", "check"])
