@@ -1,4 +1,4 @@
-# Copyright (c) hive.swarm contributors
+# Copyright (c) 2026 hive.swarm contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """SwarmClient: the one object modules use to talk to a Docker Engine's swarm endpoints.
 

@@ -1,4 +1,4 @@
-# Copyright (c) hive.swarm contributors
+# Copyright (c) 2026 hive.swarm contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """``run_module``: builds the AnsibleModule (common + module options), creates the SwarmClient,
 runs the module's logic and is the only place that calls ``fail_json`` - once, with the typed

@@ -1,4 +1,4 @@
-# Copyright (c) hive.swarm contributors
+# Copyright (c) 2026 hive.swarm contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The result shapes modules return (documented in docs/architecture.md): local state, swarm, node.
 No secrets: join tokens and the unlock key are never part of these views."""
