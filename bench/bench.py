@@ -69,6 +69,7 @@ PRESETS: Dict[str, str] = {
     "free": "ANSIBLE_STRATEGY=free",
     "delay02": "-e docker_swarm_wait_delay=0.2",
     "poll": "ANSIBLE_INTERNAL_POLL_INTERVAL=0.05",
+    "warmssh": "BENCH_SSH=warm",
 }
 
 RECAP_RE = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+"
@@ -243,6 +244,7 @@ class Bench:
                                      "ansible.cfg", "site.yml"], capture_output=True, text=True,
                                     check=False).stdout.splitlines(),
         }
+        self.src = ROOT  # the tree whose site.yml is measured (a snapshot of HEAD unless --source worktree)
         self.micro_size = ""  # micro.yml runs for the first size only (its per-call costs do not depend on size)
 
     def say(self, text: str) -> None:
@@ -407,12 +409,12 @@ class Bench:
         own_cp = control_dir is None
         cp = control_dir or self._control_dir()
         env = dict(os.environ)
-        env.update({"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
+        env.update({"ANSIBLE_CONFIG": str(self.src / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
                     "ANSIBLE_SSH_CONTROL_PATH_DIR": str(cp), "PATH": f"{VENV_BIN}:{env.get('PATH', '')}"})
         if self.args.profile or phase == "micro":
             env.update({"ANSIBLE_CALLBACK_PLUGINS": str(CALLBACK_DIR), "ANSIBLE_CALLBACKS_ENABLED": CALLBACK_NAME,
                         "HIVE_BENCH_PROFILE_OUT": str(prof_path)})
-        env.update(variant.env)
+        env.update({k: v for k, v in variant.env.items() if not k.startswith("BENCH_")})
         argv = [str(VENV_BIN / "ansible-playbook"), "-i", str(lab.inventory_path), playbook, *variant.args]
         load1 = os.getloadavg()[0]
         with open(log_path, "w") as logf:
@@ -420,7 +422,7 @@ class Bench:
             logf.flush()
             t0 = time.monotonic()
             start_wall = time.time()
-            proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=logf, stderr=subprocess.STDOUT,
+            proc = subprocess.Popen(argv, cwd=self.src, env=env, stdout=logf, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL)
             sampler = TreeSampler(proc.pid)
             sampler.start()
@@ -451,7 +453,7 @@ class Bench:
         phases = [("first", "site.yml"), ("rerun", "site.yml"), ("status", "playbooks/status.yml"),
                   ("micro", str(BENCH / "micro.yml"))]
         phases = [p for p in phases if p[0] in self.args.phases and (p[0] != "micro" or size == self.micro_size)]
-        shared = self._control_dir() if self.args.ssh == "warm" else None
+        shared = self._control_dir() if variant.env.get("BENCH_SSH", self.args.ssh) == "warm" else None
         try:
             for phase, playbook in phases:
                 tag = f"{size}-{variant.name}-r{rep}-{phase}"
@@ -479,15 +481,38 @@ class Bench:
                  f" load={run.load1:.1f}{extra}{flag}")
         self.write_json()
 
+    # ----- what is measured
+    def snapshot(self) -> None:
+        """Measure the committed tree: other people edit the working tree while a bench runs for an hour."""
+        if self.args.source == "worktree":
+            self.src = ROOT
+            return
+        dest = Path(f"/tmp/hive-bench-src-{os.getpid()}")
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", "HEAD"], capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+        link = dest / ".collections" / "ansible_collections" / "hive" / "swarm"
+        link.parent.mkdir(parents=True)
+        link.symlink_to(dest)
+        self.src = dest
+
+    def drop_snapshot(self) -> None:
+        if self.src != ROOT and self.src.name.startswith("hive-bench-src-"):
+            shutil.rmtree(self.src, ignore_errors=True)
+
     # ----- main loop
     def run(self) -> int:
         sizes = [_size_key(s) for s in self.args.sizes.split(",") if s.strip()]
         if not sizes:
             raise BenchError("no sizes given")
         self.micro_size = f"{sizes[0][0]}+{sizes[0][1]}"
+        self.snapshot()
         self.say(f"sizes {', '.join(f'{m}+{w}' for m, w in sizes)}, reps {self.args.reps}, variants "
                  f"{', '.join(v.name for v in self.variants)}, reset {self.args.reset}, ssh {self.args.ssh}; "
-                 f"logs in {self.log_dir}")
+                 f"measuring {self.src} ({'HEAD ' + self.git_state['head'][:10] if self.src != ROOT else 'worktree'});"
+                 f" logs in {self.log_dir}")
         lab: Optional[hivelab.Lab] = None
         try:
             for managers, workers in sizes:
@@ -503,6 +528,7 @@ class Bench:
                         self.run_ansible_set(lab, size, rep, variant)
                 self.print_table()
         finally:
+            self.drop_snapshot()
             if lab is not None and not self.args.keep_lab:
                 lab.down(log=lambda _m: None)
                 self.say(f"lab {lab.name} down")
@@ -682,10 +708,10 @@ class Bench:
         data = {
             "stamp": self.stamp, "argv": sys.argv[1:], "host": os.uname().nodename, "cpus": os.cpu_count(),
             "lab": {"name": self.args.lab_name, "net": self.args.net, "reports": self.lab_reports},
-            "reset": self.args.reset, "reset_wipe_fallbacks": self.wiped,
+            "source": self.args.source, "reset": self.args.reset, "reset_wipe_fallbacks": self.wiped,
             "reset_seconds": self.reset_seconds, "ssh": self.args.ssh,
             "variants": [asdict(v) for v in self.variants],
-            "ansible_cfg": (ROOT / "ansible.cfg").read_text(),
+            "ansible_cfg": (self.src / "ansible.cfg").read_text() if (self.src / "ansible.cfg").is_file() else "",
             "git_head": self.git_state["head"], "git_dirty": self.git_state["dirty"],
             "summary": self.summary(), "scaling": self.scaling(), "runs": [asdict(r) for r in self.runs],
         }
@@ -705,7 +731,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--variant", action="append", metavar="NAME[:SPEC]",
                    help="ansible variant to measure (repeatable; default baseline). Presets: "
                         + ", ".join(f"{k}={v!r}" for k, v in PRESETS.items() if v)
-                        + ". SPEC: VAR=VALUE environment overrides and/or ansible-playbook arguments")
+                        + ". SPEC: VAR=VALUE environment overrides and/or ansible-playbook arguments; "
+                        "BENCH_SSH=warm|cold overrides --ssh for the variant")
     p.add_argument("--phases", default="floor,first,rerun,status",
                    type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
                    help="subset of floor,first,rerun,status,micro (rerun/status/micro need first; "
@@ -719,6 +746,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ssh", choices=("cold", "warm"), default="cold",
                    help="cold: every ansible-playbook starts without SSH ControlMaster sockets (default); warm: "
                         "first/rerun/status of one repetition share them (ControlPersist as a user re-running)")
+    p.add_argument("--source", choices=("head", "worktree"), default="head",
+                   help="head: measure a snapshot of the committed tree (git archive HEAD; default); worktree: the "
+                        "checkout as it is, uncommitted edits included")
     p.add_argument("--lab-name", default="bench", help="lab name (default bench)")
     p.add_argument("--net", type=int, default=40, help="lab subnet 198.18.NET.0/24 (default 40; use 40-49)")
     p.add_argument("--keep-lab", action="store_true", help="leave the last lab up")
