@@ -37,7 +37,7 @@ options:
     description:
       - CA certificate file used to verify the Engine's certificate when O(validate_certs=true).
       - Environment variables such as E(REQUESTS_CA_BUNDLE) or E(CURL_CA_BUNDLE) do not replace it (nor turn
-        verification on when O(validate_certs=false)).
+        verification on when O(validate_certs=false)); without O(ca_path) they may name the system CA bundle.
     type: path
     aliases: [ca_cert]
   client_cert:

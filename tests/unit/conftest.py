@@ -21,6 +21,11 @@ from ansible.module_utils.testing import patch_module_args  # noqa: E402
 from ansible_collections.hive.swarm.plugins.module_utils._swarm import client as client_mod  # noqa: E402
 from fakes import FakeEngine, factory_for  # noqa: E402
 
+try:  # ansible-core >= 2.19
+    from ansible.module_utils import _internal as module_utils_internal
+except ImportError:  # pragma: no cover
+    module_utils_internal = None
+
 
 @pytest.fixture
 def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
@@ -74,8 +79,12 @@ class ModuleRun:
 
 
 @pytest.fixture
-def run_module(capsys: pytest.CaptureFixture[str]) -> Callable[..., ModuleRun]:
+def run_module(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., ModuleRun]:
     """run_module(main, {args}, check=False, diff=False) -> ModuleRun (result dict + failed flag)."""
+    # Modules run in their own process, never in the controller's: once a test imported controller code (the
+    # inventory plugin's tests do), ansible-core 2.19 would send module warnings to the controller's display.
+    if module_utils_internal is not None:
+        monkeypatch.setattr(module_utils_internal, "is_controller", False, raising=False)
 
     def run(main: Callable[[], None], args: dict[str, Any], check: bool = False, diff: bool = False) -> ModuleRun:
         full = dict(args)

@@ -96,12 +96,13 @@ def _keep_session_verify(api: Any) -> None:
     """requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace a session's ``verify`` for every request that
     does not pass its own (docker-py never does): where those variables are set - common on managed hosts - the
     Engine would be checked against the system CAs instead of ca_path, and even validate_certs=false would verify.
-    Keep the value docker-py's TLSConfig put on the session."""
+    Keep the value docker-py's TLSConfig put on the session (a CA path, or False); only where it is True (no
+    ca_path: "the system CAs") may those variables name the bundle."""
     merge = api.merge_environment_settings
 
     def merged(url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
         settings = merge(url, proxies, stream, verify, cert)
-        if verify is None:
+        if verify is None and api.verify is not True:
             settings["verify"] = api.verify
         return settings
 

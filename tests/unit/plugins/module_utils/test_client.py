@@ -81,8 +81,9 @@ def test_tls_config(engine, tmp_path):
     assert make(engine)._tls() is False
 
 
-@pytest.mark.parametrize(("validate", "expected"), [(True, "ca"), (False, False)])
-def test_tls_settings_win_over_ca_bundle_variables(tmp_path, monkeypatch, validate, expected):
+@pytest.mark.parametrize(("validate", "ca", "expected"), [(True, True, "ca"), (False, False, False),
+                                                      (True, False, "/etc/ssl/certs/ca-certificates.crt")])
+def test_tls_settings_win_over_ca_bundle_variables(tmp_path, monkeypatch, validate, ca, expected):
     """With the real SDK: requests would let REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace the session's verify
     (ca_path, or False), so the Engine would be checked against the system CAs. The client keeps its own."""
     files = {name: tmp_path / f"{name}.pem" for name in ("cert", "key", "ca")}
@@ -91,10 +92,11 @@ def test_tls_settings_win_over_ca_bundle_variables(tmp_path, monkeypatch, valida
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
     monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
     client = c.SwarmClient({**BASE, "docker_host": "tcp://198.18.19.11:2376", "tls": True, "validate_certs": validate,
-                            "ca_path": str(files["ca"]) if validate else None, "client_cert": str(files["cert"]),
+                            "ca_path": str(files["ca"]) if ca else None, "client_cert": str(files["cert"]),
                             "client_key": str(files["key"])})
     assert isinstance(client.api, docker.APIClient)
     settings = client.api.merge_environment_settings("https://198.18.19.11:2376/info", {}, None, None, None)
+    # validate_certs without ca_path means "the system CAs": there the variables may still name the bundle
     assert settings["verify"] == (str(files["ca"]) if expected == "ca" else expected)
     assert settings["cert"] == (str(files["cert"]), str(files["key"]))
     # what the client protects against: a plain requests session loses its verify to the variable
