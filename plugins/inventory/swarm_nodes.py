@@ -3,21 +3,8 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any, Optional
-
-from ansible.errors import AnsibleParserError
-from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
-from ansible.utils.display import Display
-from ansible.utils.unsafe_proxy import wrap_var
-from ansible_collections.hive.swarm.plugins.module_utils._swarm.client import (
-    DOCKER_IMPORT_ERROR,
-    HAS_DOCKER,
-    SwarmClient,
-)
-from ansible_collections.hive.swarm.plugins.module_utils._swarm.errors import SwarmError
-from ansible_collections.hive.swarm.plugins.module_utils._swarm.options import common_argument_spec
-from ansible_collections.hive.swarm.plugins.module_utils._swarm.views import node_view
+# ansible-test wants the imports after DOCUMENTATION/EXAMPLES:
+# ruff: noqa: E402
 
 DOCUMENTATION = r"""
 name: swarm_nodes
@@ -136,6 +123,22 @@ keyed_groups:
 groups:
   unhealthy: swarm_state != 'ready'
 """
+
+import re
+from typing import Any, Optional
+
+from ansible.errors import AnsibleParserError
+from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
+from ansible.utils.display import Display
+from ansible.utils.unsafe_proxy import wrap_var
+from ansible_collections.hive.swarm.plugins.module_utils._swarm.client import (
+    DOCKER_IMPORT_ERROR,
+    HAS_DOCKER,
+    SwarmClient,
+)
+from ansible_collections.hive.swarm.plugins.module_utils._swarm.errors import SwarmError
+from ansible_collections.hive.swarm.plugins.module_utils._swarm.options import common_argument_spec
+from ansible_collections.hive.swarm.plugins.module_utils._swarm.views import node_view
 
 display = Display()
 

@@ -94,7 +94,7 @@ LEAVE_LAST = ("You are attempting to leave the swarm on a node that is participa
 )
 def test_quorum_refusals_carry_the_hint_of_the_refused_operation(operation, text, hint):
     err = e.from_api_error(400, text, operation)
-    assert type(err) is e.QuorumError and err.hint == hint
+    assert err.__class__ is e.QuorumError and err.hint == hint
     assert str(err).endswith(hint)
 
 
@@ -162,6 +162,6 @@ HOST = "tcp://198.18.19.11:2376"
 )
 def test_tls_errors_say_which_side_refused(cause, client_cert, tls_hostname, message, hint):
     err = e.from_tls_error(WRAP.format(cause), HOST, client_cert, tls_hostname)
-    assert type(err) is e.TLSError
+    assert err.__class__ is e.TLSError
     assert message in err.message
     assert hint in err.hint
