@@ -81,8 +81,10 @@ def test_tls_config(engine, tmp_path):
     assert make(engine)._tls() is False
 
 
-@pytest.mark.parametrize(("validate", "ca", "expected"), [(True, True, "ca"), (False, False, False),
-                                                      (True, False, "/etc/ssl/certs/ca-certificates.crt")])
+@pytest.mark.parametrize(
+    ("validate", "ca", "expected"),
+    [(True, True, "ca"), (False, False, False), (True, False, "/etc/ssl/certs/ca-certificates.crt")],
+)
 def test_tls_settings_win_over_ca_bundle_variables(tmp_path, monkeypatch, validate, ca, expected):
     """With the real SDK: requests would let REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace the session's verify
     (ca_path, or False), so the Engine would be checked against the system CAs. The client keeps its own."""
