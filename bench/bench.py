@@ -30,6 +30,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -423,11 +424,16 @@ class Bench:
             t0 = time.monotonic()
             start_wall = time.time()
             proc = subprocess.Popen(argv, cwd=self.src, env=env, stdout=logf, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL)
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
             sampler = TreeSampler(proc.pid)
             sampler.start()
+            # A hung SSH session hangs ansible-playbook for good (no task timeout): stop the run's process group.
+            timed_out = threading.Event()
+            timer = threading.Timer(self.args.run_timeout, self._stop_group, (proc.pid, timed_out))
+            timer.start()
             _pid, status, usage = os.wait4(proc.pid, 0)
             seconds = time.monotonic() - t0
+            timer.cancel()
             sampler.stop()
             proc.returncode = os.waitstatus_to_exitcode(status)
         if own_cp:
@@ -436,6 +442,8 @@ class Bench:
         recap = {m.group(1): [int(x) for x in m.groups()[1:]] for m in RECAP_RE.finditer(text)}
         ok = proc.returncode == 0 and bool(recap) and all(r[2] == 0 and r[3] == 0 for r in recap.values())
         error = "" if ok else f"rc={proc.returncode}, see {log_path}"
+        if timed_out.is_set():
+            ok, error = False, f"no result after {self.args.run_timeout:.0f}s (stopped), see {log_path}"
         run = Run(lab.name, "", variant.name, 0, seconds, ok, error,
                   maxrss_kb=int(usage.ru_maxrss), tree_rss_kb=sampler.peak_rss_kb, tree_pss_kb=sampler.peak_pss_kb,
                   tree_procs=sampler.peak_procs, cpu_s=round(usage.ru_utime + usage.ru_stime, 2), load1=load1,
@@ -448,6 +456,18 @@ class Bench:
             prof_path.write_text(json.dumps(data))
             run.profile = str(prof_path)
         return run
+
+    @staticmethod
+    def _stop_group(pid: int, flag: threading.Event) -> None:
+        """SIGTERM the process group of an ansible-playbook this bench started, SIGKILL it 10s later."""
+        flag.set()
+        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 0.0)):
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                return
+            if wait and hivelab._poll(lambda: not hivelab._alive(pid), wait, 0.2):
+                return
 
     def run_ansible_set(self, lab: hivelab.Lab, size: str, rep: int, variant: Variant) -> None:
         phases = [("first", "site.yml"), ("rerun", "site.yml"), ("status", "playbooks/status.yml"),
@@ -737,6 +757,8 @@ def _parser() -> argparse.ArgumentParser:
                    type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
                    help="subset of floor,first,rerun,status,micro (rerun/status/micro need first; "
                         "--profile adds micro)")
+    p.add_argument("--run-timeout", type=float, default=900,
+                   help="stop an ansible-playbook run that has not finished after this many seconds (default 900)")
     p.add_argument("--profile", action="store_true", help="per-task timing callback; prints the top tasks")
     p.add_argument("--reset", choices=("wipe", "leave"), default="wipe",
                    help="fresh engines before each floor / first converge: wipe = `hivelab wipe` of every host (engine "
