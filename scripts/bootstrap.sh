@@ -38,10 +38,17 @@ if [[ ! -x "$VENV/bin/python" || ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]
   log "creating venv $VENV"
   [[ -x "$VENV/bin/python" ]] || "$PY" -m venv "$VENV"
   piplog="$(mktemp)"
-  if ! { "$VENV/bin/python" -m pip install -q --upgrade pip &&
+  # The package index can be briefly unreachable (DNS hiccups under load): retry a few times.
+  ok=0
+  for attempt in 1 2 3 4; do
+    if { "$VENV/bin/python" -m pip install -q --upgrade pip &&
          "$VENV/bin/python" -m pip install -q -r requirements/dev.txt; } >"$piplog" 2>&1; then
-    cat "$piplog" >&2; rm -f "$piplog"; log "pip install failed"; exit 1
-  fi
+      ok=1; break
+    fi
+    log "pip install failed (attempt $attempt), retrying"
+    sleep $((attempt * 10))
+  done
+  if ((!ok)); then cat "$piplog" >&2; rm -f "$piplog"; log "pip install failed"; exit 1; fi
   rm -f "$piplog"
   echo "$want" >"$stamp"
 fi
