@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import relkit
 from labfixtures import LabFactory
-from relkit import ALL, LAB_NAME, LAB_NET, MANAGERS
+from relkit import LAB_NAME, LAB_NET
 
 ROWS: list[dict[str, Any]] = []
 T0 = time.monotonic()
@@ -76,7 +76,10 @@ def table() -> str:
         return text.replace("|", "\\|").replace("\n", " ")
 
     lines = ["| case | what | injected | observed | time (s) | result |", "|---|---|---|---|---|---|"]
-    for row in sorted(ROWS, key=lambda r: [int(p) if p.isdigit() else p for p in r["case"].replace(".", " ").split()]):
+    def order(row: dict[str, Any]) -> list[tuple[int, int, str]]:
+        return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in row["case"].split(".")]
+
+    for row in sorted(ROWS, key=order):
         lines.append(f"| {row['case']} | {cell(row['title'])} | {cell(row['injected'])} | {cell(row['observed'])} | "
                      f"{row['seconds']:.1f} | {row['result']} |")
     return "\n".join(lines)
@@ -107,14 +110,5 @@ def inv(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def converged(lab: Any, inv: Path) -> Any:
     """The lab as one healthy swarm of all five hosts (site.yml runs only when it is not)."""
-    problem = relkit.healthy(lab, ALL, MANAGERS)
-    if problem:
-        print(f"converging first: {problem}")
-        for h in ALL:
-            if not lab.link_up(h):
-                lab.heal(h)
-            if not lab.engine_up(h):
-                lab.start(h)
-        relkit.playbook(inv, name="converge (set-up)").ok()
-        assert relkit.healthy(lab, ALL, MANAGERS) is None
+    relkit.ensure_converged(lab, inv)
     return lab

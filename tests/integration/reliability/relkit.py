@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
@@ -127,6 +128,13 @@ def finish_playbook(started: tuple[subprocess.Popen, float], name: str, timeout:
     return run
 
 
+def finish_all(started: dict[str, tuple[subprocess.Popen, float]], label: str, timeout: float = 900) -> dict[str, Run]:
+    """Wait for runs started together; each Run's seconds is its own wall time (collected in threads)."""
+    with ThreadPoolExecutor(max_workers=len(started) or 1) as pool:
+        futures = {key: pool.submit(finish_playbook, s, f"{label}: {key}", timeout) for key, s in started.items()}
+        return {key: future.result() for key, future in futures.items()}
+
+
 def playbook(inventory: Path, *args: str, name: str, playbook: str = "site.yml",
              extra_env: Optional[dict[str, str]] = None, timeout: float = 900) -> Run:
     return finish_playbook(start_playbook(inventory, *args, playbook=playbook, extra_env=extra_env), name, timeout)
@@ -136,7 +144,8 @@ def write_inventory(lab: hivelab.Lab, path: Path, *, leave_out: Iterable[str] = 
                     host_vars: Optional[dict[str, dict[str, Any]]] = None,
                     all_vars: Optional[dict[str, Any]] = None,
                     move: Optional[dict[str, str]] = None) -> Path:
-    """The lab's inventory with changes: hosts left out, host vars added, ``move`` = {host: 'manager'|'worker'}."""
+    """The lab's inventory with changes: hosts left out, host vars added (None removes one), ``all_vars``,
+    ``move`` = {host: 'manager'|'worker'}; every host gets dead-link detection on SSH."""
     lab.write_inventory(path)
     inv = yaml.safe_load(path.read_text())
     groups = inv["all"]["children"]["docker_swarm"]["children"]
@@ -152,7 +161,11 @@ def write_inventory(lab: hivelab.Lab, path: Path, *, leave_out: Iterable[str] = 
             group["hosts"].pop(name, None)
         for name, hv in group["hosts"].items():
             hv["ansible_ssh_common_args"] = f"{hv.get('ansible_ssh_common_args', '')} {SSH_ALIVE}".strip()
-            hv.update((host_vars or {}).get(name, {}))
+            for key, value in (host_vars or {}).get(name, {}).items():
+                if value is None:
+                    hv.pop(key, None)  # None removes a variable the lab sets
+                else:
+                    hv[key] = value
     if all_vars:
         inv["all"]["vars"] = dict(all_vars)
     path.write_text(yaml.safe_dump(inv, sort_keys=False))
@@ -249,6 +262,22 @@ def healthy(lab: hivelab.Lab, hosts: Iterable[str], managers: Iterable[str]) -> 
     return None
 
 
+def ensure_converged(lab: hivelab.Lab, inventory: Path) -> None:
+    """The lab as one healthy swarm of all five hosts: engines started, links up, site.yml if needed."""
+    problem = healthy(lab, ALL, MANAGERS)
+    if problem is None:
+        return
+    print(f"converging first: {problem}")
+    for h in ALL:
+        if not lab.link_up(h):
+            lab.heal(h)
+        if not lab.engine_up(h):
+            lab.start(h)
+    playbook(inventory, name="converge (set-up)").ok()
+    problem = healthy(lab, ALL, MANAGERS)
+    assert problem is None, problem
+
+
 def leave_all(lab: hivelab.Lab, hosts: Optional[Iterable[str]] = None) -> None:
     """A fresh lab without new hosts: every engine leaves its swarm (forced), started, healed."""
     for h in hosts or [h.name for h in lab.hosts]:
@@ -262,8 +291,28 @@ def leave_all(lab: hivelab.Lab, hosts: Optional[Iterable[str]] = None) -> None:
         lab.exec(h, ["rm", "-rf", "/run/hive-swarm-converge.lock"])
 
 
-def leaked(text: str, values: Iterable[str] = ()) -> list[str]:
-    """Secret prefixes and secret values found in ``text``."""
-    found = [s for s in SECRETS if s in text]
+SECRET_LIKE = re.compile(r"SWMTKN-[12]-(?:[01]-)?[0-9a-z]{50}-[0-9a-z]{25}|SWMKEY-1-[A-Za-z0-9+/]{20,}")
+
+
+def leaked(text: str, values: Iterable[str] = (), prefixes: bool = True) -> list[str]:
+    """Secret prefixes (``prefixes``; else only strings shaped like a real token or key) and secret values
+    found in ``text``. Error hints show the shapes 'SWMTKN-1-<50 base36 ...>': use prefixes=False there."""
+    found = [s for s in SECRETS if s in text] if prefixes else [m[:12] + "..." for m in SECRET_LIKE.findall(text)]
     found += [f"value {v[:12]}..." for v in values if v and v in text]
     return found
+
+
+def main(argv: list[str]) -> int:
+    """``python relkit.py restart-locked HOST``: for playbooks of the suite (lab operations as a task)."""
+    if len(argv) == 2 and argv[0] == "restart-locked":
+        lab = hivelab.Lab(LAB_NAME, LAB_NET)
+        lab.stop(argv[1])
+        lab.start(argv[1])
+        poll(f"{argv[1]} locked", lambda: local_state(lab, argv[1]) == "locked", 60)
+        return 0
+    print(main.__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

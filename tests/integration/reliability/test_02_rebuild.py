@@ -47,8 +47,10 @@ def test_rebuilt_worker_rejoins_and_down_entries_are_pruned(converged: Any, reco
     assert relkit.leaked(run.out, tokens) == [], "a join token leaked into the -vvv output"
     join_bytes = len(run.out)
 
-    relkit.poll("the old rel1-w2 entry and rel1-w1 down",
-                lambda: all((entry(lab, i) or {}).get("Status", {}).get("State") == "down" for i in (old_w2, w1_id)), 90)
+    def both_down() -> bool:
+        return all((entry(lab, i) or {}).get("Status", {}).get("State") == "down" for i in (old_w2, w1_id))
+
+    relkit.poll("the old rel1-w2 entry and rel1-w1 down", both_down, 90)
     case.inject("then site.yml with docker_swarm_prune_down_nodes: true (stale pruning still off)")
     prune = relkit.write_inventory(lab, tmp_path / "prune.yml", all_vars={"docker_swarm_prune_stale_nodes": False,
                                                                            "docker_swarm_prune_down_nodes": True})
