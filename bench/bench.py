@@ -252,7 +252,23 @@ class Bench:
         print(f"[bench {time.strftime('%H:%M:%S')}] {text}", flush=True)
 
     # ----- lab
+    def check_neighbour_table(self, hosts: int) -> None:
+        """Swarm nodes talk to each other, so a lab of N hosts needs about N*N ARP entries, counted against ONE
+        kernel-wide limit (net.ipv4.neigh.default.gc_thresh3, 1024 by default) for all network namespaces. Past it
+        the kernel drops packets ("neighbor table overflow"): joins time out and SSH sessions hang."""
+        try:
+            limit = int(Path("/proc/sys/net/ipv4/neigh/default/gc_thresh3").read_text())
+        except (OSError, ValueError):
+            return
+        need = (hosts + 1) ** 2
+        if need > limit:
+            self.say(f"WARNING: a {hosts}-host lab needs ~{need} neighbour entries, the kernel allows {limit} for all "
+                     f"namespaces together; expect dropped packets (join timeouts, hung SSH). Raise it first, e.g. "
+                     f"sysctl -w net.ipv4.neigh.default.gc_thresh1=1024 net.ipv4.neigh.default.gc_thresh2=4096 "
+                     f"net.ipv4.neigh.default.gc_thresh3=8192")
+
     def lab_up(self, managers: int, workers: int) -> hivelab.Lab:
+        self.check_neighbour_table(managers + workers)
         lab = hivelab.Lab(self.args.lab_name, self.args.net)
         if lab.exists():
             lab.down(log=lambda _m: None)
@@ -431,7 +447,12 @@ class Bench:
             timed_out = threading.Event()
             timer = threading.Timer(self.args.run_timeout, self._stop_group, (proc.pid, timed_out))
             timer.start()
-            _pid, status, usage = os.wait4(proc.pid, 0)
+            try:
+                _pid, status, usage = os.wait4(proc.pid, 0)
+            except KeyboardInterrupt:  # the run is in its own session: stop it too
+                timer.cancel()
+                self._stop_group(proc.pid, timed_out)
+                raise
             seconds = time.monotonic() - t0
             timer.cancel()
             sampler.stop()
