@@ -48,6 +48,7 @@ def test_check_mode_fresh_converged_transformed(lab: Any, inv: Path, record: Any
     assert relkit.leaked(real.out, values) == [], "a join token leaked into the -vvv output"
     assert len(real.out) > 50_000, "expected a verbose (-vvv) output"
     secrets.observe(f"{len(real.out)} bytes of -vvv output: no SWMTKN-/SWMKEY-, no token value (docker CLI)")
+    secrets.seconds = real.seconds
 
     case = record("10.2", "check mode, converged lab")
     case.inject("no change; --check --diff, then a real run")
