@@ -63,6 +63,8 @@ SCALING_TARGET = 2.0  # first(3+50) / first(3+5)
 PRESETS: Dict[str, str] = {
     "baseline": "",
     "forks5": "ANSIBLE_FORKS=5",
+    "forks10": "ANSIBLE_FORKS=10",
+    "forks25": "ANSIBLE_FORKS=25",
     "forks100": "ANSIBLE_FORKS=100",
     "nopipelining": "ANSIBLE_PIPELINING=False",
     "nocp": "ANSIBLE_SSH_ARGS='-o ControlMaster=no -o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no"
@@ -781,6 +783,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--run-timeout", type=float, default=900,
                    help="stop an ansible-playbook run that has not finished after this many seconds (default 900)")
     p.add_argument("--profile", action="store_true", help="per-task timing callback; prints the top tasks")
+    p.add_argument("--no-micro", action="store_true", help="with --profile: skip the micro.yml phase")
     p.add_argument("--reset", choices=("wipe", "leave"), default="wipe",
                    help="fresh engines before each floor / first converge: wipe = `hivelab wipe` of every host (engine "
                         "killed, new data root, restarted; ~3s for 8 hosts; default); leave = `swarm leave --force` "
@@ -801,7 +804,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
-    if args.profile and "micro" not in args.phases:
+    if args.profile and "micro" not in args.phases and not args.no_micro:
         args.phases.append("micro")
     bad = [p for p in args.phases if p not in ("floor", "first", "rerun", "status", "micro")]
     if bad:
