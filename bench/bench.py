@@ -375,11 +375,19 @@ class Bench:
         procs = [(h, subprocess.Popen([self.cli, "-H", h.docker_host, "swarm", "join", "--token", worker_token,
                                        "--advertise-addr", h.ip, addr], stdout=subprocess.DEVNULL,
                                       stderr=subprocess.PIPE, text=True)) for h in workers]
+        slow = []
         for h, p in procs:
             _out, err = p.communicate(timeout=deadline_s)
-            if p.returncode != 0:
+            if p.returncode != 0 and "Timeout was reached before node joined" in err:
+                slow.append(h)  # the engine keeps joining in the background (what a CLI user waits for)
+            elif p.returncode != 0:
                 raise BenchError(f"floor: worker {h.name} join failed: {err.strip()[:300]}")
+        for h in slow:
+            if not hivelab._poll(lambda h=h: self._docker(h, "info", "--format", "{{.Swarm.LocalNodeState}}")
+                                 == "active", deadline_s, 0.1):
+                raise BenchError(f"floor: worker {h.name} did not become active after a join timeout")
         phases["workers"] = time.monotonic() - t
+        phases["join_timeouts"] = float(len(slow))
         t = time.monotonic()
         total = len(lab.hosts)
 
