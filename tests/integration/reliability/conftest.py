@@ -78,6 +78,7 @@ def table() -> str:
         return text.replace("|", "\\|").replace("\n", " ")
 
     lines = ["| case | what | injected | observed | time (s) | result |", "|---|---|---|---|---|---|"]
+
     def order(row: dict[str, Any]) -> list[tuple[int, int, str]]:
         return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in row["case"].split(".")]
 

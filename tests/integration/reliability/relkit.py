@@ -122,7 +122,7 @@ def start_playbook(inventory: Path, *args: str, playbook: str = "site.yml",
 
 def finish_playbook(started: tuple[subprocess.Popen, float], name: str, timeout: float = 900) -> Run:
     proc, t0 = started
-    out, _ = proc.communicate(timeout=timeout)
+    out = proc.communicate(timeout=timeout)[0]
     run = Run(proc.returncode, out, time.monotonic() - t0, name)
     print(f"[{name}] rc={run.rc} changed={run.changed} {run.seconds:.1f}s")
     return run

@@ -52,8 +52,8 @@ def test_rebuilt_worker_rejoins_and_down_entries_are_pruned(converged: Any, reco
 
     relkit.poll("the old rel1-w2 entry and rel1-w1 down", both_down, 90)
     case.inject("then site.yml with docker_swarm_prune_down_nodes: true (stale pruning still off)")
-    prune = relkit.write_inventory(lab, tmp_path / "prune.yml", all_vars={"docker_swarm_prune_stale_nodes": False,
-                                                                           "docker_swarm_prune_down_nodes": True})
+    prune_vars = {"docker_swarm_prune_stale_nodes": False, "docker_swarm_prune_down_nodes": True}
+    prune = relkit.write_inventory(lab, tmp_path / "prune.yml", all_vars=prune_vars)
     run = relkit.playbook(prune, name="prune down entries, rel1-w1 still down")
     assert run.failed_hosts == {"rel1-w1"}, run.recap
     assert entry(lab, old_w2) is None, "the old down entry of rel1-w2 must be removed"

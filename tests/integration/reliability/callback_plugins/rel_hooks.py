@@ -47,7 +47,7 @@ class CallbackModule(CallbackBase):
         self.lab = relkit.hivelab.Lab(relkit.LAB_NAME, relkit.LAB_NET)
         self.out = os.environ.get("HIVE_REL_SNAPSHOT_OUT")
         cut = os.environ.get("HIVE_REL_CUT_ON", "")
-        self.cut_text, _, self.cut_host = cut.rpartition("=")
+        self.cut_text, self.cut_host = cut.rpartition("=")[::2]
         self.tasks: list[dict[str, Any]] = []
 
     def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
