@@ -727,18 +727,17 @@ class Bench:
                     if (r.size, r.phase, r.variant) != (size, "micro", v.name) or not r.ok or not r.profile:
                         continue
                     for t in json.loads(Path(r.profile).read_text())["tasks"]:
-                        if t["name"].startswith("Micro | ") and t["items"]:
-                            per.setdefault(t["name"][len("Micro | "):], []).append(t["busy"] / t["items"])
+                        if t["name"].startswith("Micro | ") and t["hosts"]:
+                            per.setdefault(t["name"][len("Micro | "):], []).append(t["busy"] / max(1, t["items"]))
                 if per:
-                    out.append({"size": size, "variant": v.name,
-                                "per_call": {k: round(_median(x), 4) for k, x in per.items()}, "runs": len(
-                                    next(iter(per.values())))})
+                    out.append({"size": size, "variant": v.name, "calls": len(next(iter(per.values()))),
+                                "per_call": {k: round(_median(x), 4) for k, x in per.items()}})
         return out
 
     def print_micro(self) -> None:
         for row in self.micro_rows():
             c = row["per_call"]
-            print(f"\nper-call cost {row['size']} {row['variant']} (median of {row['runs']} runs, seconds per call):")
+            print(f"\nper-call cost {row['size']} {row['variant']} (median of {row['calls']} calls, s per call):")
             for name, secs in c.items():
                 print(f"  {secs:6.3f}  {name}")
             parts = {
