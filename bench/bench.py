@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shlex
@@ -231,8 +232,8 @@ class Bench:
         self.variants = [Variant.parse(v) for v in (args.variant or ["baseline"])]
         self.runs: List[Run] = []
         self.lab_reports: Dict[str, Any] = {}
-        self.cli = os.environ.get("HIVELAB_DOCKER_CLI") or shutil.which("docker", path=os.environ.get("PATH", "")
-                                                                          + ":" + hivelab.TOOL_PATH)
+        search_path = os.environ.get("PATH", "") + ":" + hivelab.TOOL_PATH
+        self.cli = os.environ.get("HIVELAB_DOCKER_CLI") or shutil.which("docker", path=search_path)
         if not self.cli:
             raise BenchError("docker CLI not found (the floor uses it)")
         self._cp_count = 0
@@ -609,13 +610,13 @@ class Bench:
             med = _median(secs)
             floor = floors.get(size, float("nan"))
             target = TARGETS.get(phase, {}).get(_size_key(size))
-            ratio = med / floor if good and floor == floor and floor > 0 else float("nan")
+            ratio = med / floor if good and not math.isnan(floor) and floor > 0 else float("nan")
             rows.append({
                 "size": size, "phase": phase, "variant": variant, "n": len(good), "failed": len(runs) - len(good),
                 "not_idempotent": sum(1 for r in good if phase == "rerun" and not r.idempotent),
                 "median": med, "min": min(secs) if secs else float("nan"), "max": max(secs) if secs else float("nan"),
                 "ratio": ratio, "target": target,
-                "meets_target": (ratio <= target) if target is not None and ratio == ratio else None,
+                "meets_target": (ratio <= target) if target is not None and not math.isnan(ratio) else None,
                 "maxrss_mb": max((r.maxrss_kb for r in good), default=0) / 1024,
                 "tree_rss_mb": max((r.tree_rss_kb for r in good), default=0) / 1024,
                 "tree_pss_mb": max((r.tree_pss_kb for r in good), default=0) / 1024,
@@ -746,8 +747,8 @@ class Bench:
                 "remote python3 start": _diff(c.get("raw python3 -c pass"), c.get("raw true")),
                 "import docker SDK": _diff(c.get("raw python3 -c 'import docker'"), c.get("raw python3 -c pass")),
                 "AnsiballZ module framework (ping - raw python)": _diff(c.get("ping"), c.get("raw python3 -c pass")),
-                "hive.swarm module beyond ping (SDK import + /info)": _diff(c.get("swarm_node_info local_only"),
-                                                                          c.get("ping")),
+                "hive.swarm module beyond ping (SDK import + /info)": _diff(
+                    c.get("swarm_node_info local_only"), c.get("ping")),
             }
             print("  breakdown:")
             for name, secs in parts.items():
@@ -775,7 +776,7 @@ class Bench:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n", maxsplit=1)[0])
     p.add_argument("--sizes", default="3+2,3+5", help="comma-separated MANAGERS+WORKERS (default 3+2,3+5)")
     p.add_argument("--reps", type=int, default=3, help="repetitions per measurement (default 3)")
     p.add_argument("--variant", action="append", metavar="NAME[:SPEC]",
@@ -829,4 +830,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
