@@ -13,7 +13,7 @@ export ANSIBLE_CONFIG="$ROOT/ansible.cfg"
 # Labs left by an interrupted earlier run of the test suite are cleaned by the fixtures;
 # the demo lab (name hive) is never touched by tests.
 # tests/integration/reliability (issue 6) is not in the gating run yet: it has not had a clean-clone
-# run on an idle machine. Run it with: bash scripts/test.sh tests/integration/reliability
+# run on an idle machine. Run it with: .venv/bin/pytest tests/integration/reliability
 exec "$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider -ra --durations=25 \
   tests/unit tests/static tests/lab tests/integration tests/molecule \
   --ignore=tests/integration/reliability "$@"
