@@ -29,6 +29,7 @@ W2_IP = "198.18.30.15"
 REMOTE = ["198.18.30.11:2377"]
 FOREIGN_TOKEN = "SWMTKN-1-" + "1" * 50 + "-" + secrets.token_hex(16)[:25]
 WORKER_TOKEN = "{{ rel_tokens.join_tokens.worker }}"
+WRONG_KEY = "SWMKEY-1-" + "A" * 43
 
 
 class Case(NamedTuple):
@@ -114,7 +115,7 @@ STEPS: list[Any] = [
     Setup("rel1-w2: restart its engine (comes up locked)",
           {"ansible.builtin.command": {"argv": [sys.executable, str(HERE / "relkit.py"), "restart-locked", W2]},
            "changed_when": False}),
-    Case("25", "unlock with a wrong key", W2, "swarm_unlock", {"unlock_key": "SWMKEY-1-" + "A" * 43},
+    Case("25", "unlock with a wrong key", W2, "swarm_unlock", {"unlock_key": WRONG_KEY},
          ("invalid key", "old key stops working")),
     Case("26", "unlock with a malformed key", W2, "swarm_unlock", {"unlock_key": "not-a-key"},
          ("The unlock key is malformed", "SWMKEY-1-")),
@@ -216,8 +217,8 @@ def around(snapshots: dict[str, Any], name: str) -> tuple[dict[str, Any], dict[s
 def test_module_bad_input(table: TableRun, case: Case, record: Any) -> None:
     res = table.results[case.id]
     row = record(f"8.{case.id}", f"bad input: {case.title}")
-    shown = json.dumps(case.args).replace(WORKER_TOKEN, "<worker join token>").replace(FOREIGN_TOKEN,
-                                                                                       "<token of another CA>")
+    shown = json.dumps(case.args).replace(WORKER_TOKEN, "<worker join token>")
+    shown = shown.replace(FOREIGN_TOKEN, "<token of another CA>").replace(WRONG_KEY, "<well-formed wrong key>")
     row.inject(f"{case.module} on {case.host} {shown[:140]}")
     assert res.get("failed"), f"case {case.id} did not fail: {res}"
     msg = str(res.get("msg", ""))
