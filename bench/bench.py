@@ -72,6 +72,7 @@ PRESETS: Dict[str, str] = {
             " -o LogLevel=ERROR'",
     "free": "ANSIBLE_STRATEGY=free",
     "delay02": "-e docker_swarm_wait_delay=0.2",
+    "delay1": "-e docker_swarm_wait_delay=1",
     "poll": "ANSIBLE_INTERNAL_POLL_INTERVAL=0.05",
     "warmssh": "BENCH_SSH=warm",
 }
