@@ -70,6 +70,7 @@ def test_quorum_refusals_then_converge_with_first_manager_down(converged: Any, r
     after = relkit.snapshot(lab)
     assert after == before, "a refused plan changed the engines"
 
+    # The five runs above ran at the same time: each case's time is its own run's wall time.
     case = record("7.1", "quorum: demotion below quorum refused")
     case.inject("rel1-m1 stopped (2/3 managers reachable); inventory moves rel1-m2 to workers and labels rel1-w1")
     msg = runs["demote"].failed_with(
@@ -78,18 +79,21 @@ def test_quorum_refusals_then_converge_with_first_manager_down(converged: Any, r
         "Nothing was changed")
     assert runs["demote"].changed == 0
     case.observe(f"refused before any change (label not applied, engines identical): '{msg[:170]}...'")
+    case.seconds = runs["demote"].seconds
 
     case = record("7.2", "quorum: removal below quorum refused")
     case.inject("rel1-m1 stopped; rel1-m3 docker_swarm_node_state: absent, label on rel1-w1")
     runs["remove"].failed_with("only 1 are reachable", "Planned to leave the managers: rel1-m3", "Nothing was changed")
     assert runs["remove"].changed == 0
     case.observe("refused before any change (same message, rel1-m3 named); engines identical")
+    case.seconds = runs["remove"].seconds
 
     case = record("7.3", "quorum: even manager count warns")
     case.inject("inventory with 2 managers (rel1-m3 as worker), --check")
     assert "WARNING: 2 managers tolerate no more failures than 1 would (quorum 2)" in runs["even"].out
     assert runs["even"].changed == 0
     case.observe("warning printed; in check mode nothing changed (the plan is also refused: rel1-m1 is down)")
+    case.seconds = runs["even"].seconds
 
     case = record("7.4", "more than 7 managers refused unless allowed")
     case.inject("8 managers in the inventory; then docker_swarm_allow_many_managers: true (--check)")
@@ -101,6 +105,7 @@ def test_quorum_refusals_then_converge_with_first_manager_down(converged: Any, r
     assert {f["host"] for f in allowed.failures if f["unreachable"]} <= {f"rel1-x{i}" for i in range(1, 6)}
     case.observe(f"refused before any connection ('{msg[:90]}...'); allowed: inventory check passes (the 5 extra "
                  "hosts are then unreachable), nothing changed")
+    case.seconds = runs["eight"].seconds + allowed.seconds
 
     case = record("1.3", "existing swarm, first manager down: the rest converges")
     case.inject("rel1-m1 (bootstrap manager, lock host) engine stopped; site.yml with a new label on rel1-w1")
