@@ -721,6 +721,9 @@ class Lab:
 
     def _spawn_holder(self, h: Host) -> None:
         h.holder_pidfile.unlink(missing_ok=True)
+        # The host's own /root: the machine's dotfiles (a ~/.bashrc that runs `pyenv init`, say) must not
+        # run in every SSH session of every lab host; on a real host they would not exist either.
+        (h.dir / "home").mkdir(mode=0o700, exist_ok=True)
         d = shlex.quote(str(h.dir))
         script = (
             "set -e\n"
@@ -729,6 +732,7 @@ class Lab:
             # drop this namespace's copies of /run/netns/* so it pins no other lab's netns
             "umount -l /run/netns 2>/dev/null || true\n"
             f"mount --bind {d}/run /run\n"
+            f"mount --bind {d}/home /root\n"
             "mkdir -p /run/sshd\n"
             f"echo $$ > {d}/holder.pid.tmp\n"
             f"mv {d}/holder.pid.tmp {d}/holder.pid\n"

@@ -131,6 +131,22 @@ def test_ssh_reaches_distinct_hosts(lab5):
     assert len(set(seen.values())) == 5
 
 
+def test_hosts_have_their_own_home(lab5):
+    """Each host has its own /root: the machine's dotfiles do not run in the hosts' SSH sessions."""
+    marker = ".hivelab-home-probe"
+    h = lab5.hosts[0]
+    proc = subprocess.run(lab5.ssh_argv(h, f"touch ~/{marker}; echo $HOME"), stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "/root"
+    try:
+        assert (h.dir / "home" / marker).exists()
+        assert not Path("/root", marker).exists()
+        assert not (lab5.hosts[1].dir / "home" / marker).exists()
+    finally:
+        (h.dir / "home" / marker).unlink(missing_ok=True)
+
+
 def test_password_login_refused(lab5):
     h = lab5.hosts[0]
     proc = subprocess.run(["ssh", *hivelab.SSH_COMMON_ARGS.split(), "-o", "BatchMode=yes",
