@@ -638,6 +638,7 @@ class Lab:
         self._check_net_free(managers, workers)
         self._cleanup(quiet=True)
         self._shape = (managers, workers)
+        _ensure_neighbour_room(managers + workers, log)
         try:
             report = self._create(timeout, log)
         except BaseException:
@@ -1143,6 +1144,31 @@ def _rmdir_ok(path: Path) -> bool:
         return True
     except OSError as exc:
         return exc.errno not in (errno.EBUSY, errno.ENOTEMPTY)
+
+
+NEIGH_SYSCTL = Path("/proc/sys/net/ipv4/neigh/default")
+
+
+def _ensure_neighbour_room(hosts: int, log: Callable[[str], None]) -> None:
+    """Swarm nodes all talk to each other, so a lab of N hosts holds about N*N ARP entries, counted against
+    one kernel-wide limit for every network namespace (gc_thresh3, 1024 by default). Past it the kernel drops
+    packets ("neighbour table overflow": joins time out, SSH hangs). Raise the thresholds when they are too
+    low for this lab plus the labs already up; never lower them."""
+    others = sum(int(lab.get("managers", 0)) + int(lab.get("workers", 0)) for lab in list_labs())
+    need = 2 * ((hosts + 1) ** 2 + others * others)
+    wanted = {"gc_thresh1": need // 4, "gc_thresh2": need // 2, "gc_thresh3": need}
+    raised = []
+    for key in ("gc_thresh3", "gc_thresh2", "gc_thresh1"):  # keep thresh1 <= thresh2 <= thresh3
+        path = NEIGH_SYSCTL / key
+        try:
+            current = int(path.read_text())
+            if current < wanted[key]:
+                path.write_text(f"{wanted[key]}\n")
+                raised.append(f"{key} {current} -> {wanted[key]}")
+        except (OSError, ValueError):
+            continue
+    if raised:
+        log(f"raised net.ipv4.neigh.default limits for {hosts} hosts: {', '.join(raised)}")
 
 
 def _rmtree(path: Path) -> None:

@@ -405,3 +405,21 @@ def test_23_hosts_up_and_down(lab_factory):
     print(f"\nlabt4: 23 hosts up in {lab_factory.up_seconds['labt4']:.1f}s "
           f"(fixture incl. clean-up {up_s:.1f}s), down in {down_s:.1f}s")
     _assert_gone(snap)
+
+
+def test_neighbour_limits_are_raised_never_lowered(tmp_path, monkeypatch):
+    """A 53-host lab needs more ARP entries than the kernel's default 1024 for all namespaces."""
+    for key, value in (("gc_thresh1", 128), ("gc_thresh2", 512), ("gc_thresh3", 1024)):
+        (tmp_path / key).write_text(f"{value}\n")
+    monkeypatch.setattr(hivelab, "NEIGH_SYSCTL", tmp_path)
+    monkeypatch.setattr(hivelab, "list_labs", lambda *a, **k: [])
+    said = []
+    hivelab._ensure_neighbour_room(5, said.append)  # 5 hosts: the defaults are plenty
+    assert said == [] and (tmp_path / "gc_thresh3").read_text() == "1024\n"
+    hivelab._ensure_neighbour_room(53, said.append)
+    values = [int((tmp_path / k).read_text()) for k in ("gc_thresh1", "gc_thresh2", "gc_thresh3")]
+    assert values[2] >= 54 * 54 and values[0] <= values[1] <= values[2]
+    assert len(said) == 1 and "gc_thresh3 1024 -> " in said[0]
+    (tmp_path / "gc_thresh3").write_text("100000\n")
+    hivelab._ensure_neighbour_room(53, said.append)
+    assert (tmp_path / "gc_thresh3").read_text() == "100000\n" and len(said) == 1
