@@ -266,7 +266,9 @@ def test_role_bad_input(role_table: dict[str, Any], case: RoleCase, record: Any)
     assert role_table["after"] == role_table["before"], "a role case changed the engines"
     assert not any(f["task"].endswith("Probe | Read the local swarm state of every host") for f in run.failures) \
         or case.batch == "interface"
-    row.observe(f"failed: '{msg[:160]}'; nothing changed")
+    at = msg.find(case.phrases[0])  # batched cases share one message: quote this case's part of it
+    excerpt = msg[:160] if at <= 0 else "..." + msg[at:at + 160]
+    row.observe(f"failed: '{excerpt}'; nothing changed")
     row.seconds = run.seconds
 
 
