@@ -79,6 +79,8 @@ options:
   wait_timeout:
     description:
       - Seconds to wait for the node to become active after the join request (and for a pending node to settle).
+      - When the Engine stops waiting for a join and continues it in the background (a busy manager), the last
+        address in O(remote_addrs) gets this long to finish the join before the node is left and the task fails.
     type: int
     default: 60
 notes:
@@ -247,6 +249,20 @@ def leave_for_rejoin(client: SwarmClient, why: str) -> None:
         raise SwarmError(f"Left the swarm ({why}) but the node is still {client.local_state}.")
 
 
+# The Engine's answer (503) when a join takes longer than its own wait; the node goes on joining.
+BACKGROUND_JOIN = "will continue in the background"
+
+
+def settle_pending(client: SwarmClient, timeout: float) -> str:
+    """Wait until the node is no longer pending (a join in progress may still succeed); its state then."""
+    try:
+        client.wait_for(lambda i: (i.get("Swarm") or {}).get("LocalNodeState") != "pending", timeout,
+                        "a pending join to settle")
+    except WaitTimeout:
+        pass
+    return client.local_state
+
+
 def join(module: Any, client: SwarmClient, addrs: list[str]) -> Optional[str]:
     """Try each address in turn; returns the one that worked."""
     p = module.params
@@ -262,6 +278,10 @@ def join(module: Any, client: SwarmClient, addrs: list[str]) -> Optional[str]:
         # The request failed, but the node may have joined anyway, or be left pending/error.
         client.info(refresh=True)
         state = client.local_state
+        if state == "pending" and addr == addrs[-1] and BACKGROUND_JOIN in failures[-1][1].message:
+            # The Engine stopped waiting (a busy manager, or one that does not answer) but keeps joining in the
+            # background. With no other address left to try, give that join wait_timeout seconds to finish.
+            state = settle_pending(client, p["wait_timeout"])
         if state == "active":
             return addr
         if state in ("pending", "error"):
@@ -299,15 +319,7 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
     state = client.local_state
     if state == "pending":
         # A join in progress may still succeed: give it time before recovering or failing.
-        try:
-            client.wait_for(
-                lambda i: (i.get("Swarm") or {}).get("LocalNodeState") != "pending",
-                p["wait_timeout"],
-                "a pending join to settle",
-            )
-        except WaitTimeout:
-            pass
-        state = client.local_state
+        state = settle_pending(client, p["wait_timeout"])
     if state in ("pending", "error"):
         if not p["recover"]:
             error = client.swarm_info.get("Error")

@@ -252,3 +252,23 @@ def test_fallback_with_an_unresolvable_remote_name(engine, swarm_a, run_module):
     engine.make_worker(swarm_a)
     res = run_module(MAIN, args(swarm_a, remote_addrs=["mgr.invalid"], docker_host="tcp://10.0.0.99:2375"))
     assert res.failed and "cannot be verified" in res["msg"]
+
+
+def test_join_the_engine_finishes_in_the_background_counts_as_joined(engine, swarm_a, run_module):
+    """A busy manager: the Engine answers 503 'will continue in the background' and joins a moment later."""
+    def slow_join(eng):
+        eng._join({"RemoteAddrs": [A_ADDR], "JoinToken": swarm_a.worker_token})
+        eng.pending_polls = 2  # /info says pending twice more, then active
+        return ApiFailure(503, "Timeout was reached before node joined. The attempt to join the swarm will continue "
+                               "in the background. Use the \"docker info\" command to see the current swarm status.")
+
+    engine.fail_next("POST /swarm/join", slow_join)
+    res = run_module(MAIN, args(swarm_a))
+    assert res.changed and not res.failed and res["joined_via"] == A_ADDR
+    assert "POST /swarm/leave" not in engine.requests and engine.state == "active"
+
+
+def test_join_that_never_finishes_in_the_background_is_left_and_fails(engine, swarm_a, run_module):
+    res = run_module(MAIN, args(swarm_a, remote_addrs=["10.9.9.9"], wait_timeout=2))
+    assert res.failed and res["error_type"] == "JoinFailed" and "will continue in the background" in res["msg"]
+    assert engine.requests.count("POST /swarm/leave") == 1 and engine.state == "inactive"
