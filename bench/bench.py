@@ -256,29 +256,13 @@ class Bench:
         print(f"[bench {time.strftime('%H:%M:%S')}] {text}", flush=True)
 
     # ----- lab
-    def check_neighbour_table(self, hosts: int) -> None:
-        """Swarm nodes talk to each other, so a lab of N hosts needs about N*N ARP entries, counted against ONE
-        kernel-wide limit (net.ipv4.neigh.default.gc_thresh3, 1024 by default) for all network namespaces. Past it
-        the kernel drops packets ("neighbor table overflow"): joins time out and SSH sessions hang."""
-        try:
-            limit = int(Path("/proc/sys/net/ipv4/neigh/default/gc_thresh3").read_text())
-        except (OSError, ValueError):
-            return
-        need = (hosts + 1) ** 2
-        if need > limit:
-            self.say(f"WARNING: a {hosts}-host lab needs ~{need} neighbour entries, the kernel allows {limit} for all "
-                     f"namespaces together; expect dropped packets (join timeouts, hung SSH). Raise it first, e.g. "
-                     f"sysctl -w net.ipv4.neigh.default.gc_thresh1=1024 net.ipv4.neigh.default.gc_thresh2=4096 "
-                     f"net.ipv4.neigh.default.gc_thresh3=8192")
-
     def lab_up(self, managers: int, workers: int) -> hivelab.Lab:
-        self.check_neighbour_table(managers + workers)
         lab = hivelab.Lab(self.args.lab_name, self.args.net)
         if lab.exists():
             lab.down(log=lambda _m: None)
             lab = hivelab.Lab(self.args.lab_name, self.args.net)
-        report = lab.up(managers, workers, timeout=120 + 3 * (managers + workers), log=lambda _m: None)
-        self.say(f"lab {lab.name}: {managers}+{workers} up in {report['seconds']:.1f}s")
+        # The lab says how long it took, and when it raised the kernel's neighbour-table limits for its size.
+        report = lab.up(managers, workers, timeout=120 + 3 * (managers + workers), log=self.say)
         self.lab_reports[f"{managers}+{workers}"] = report
         return lab
 
