@@ -101,8 +101,7 @@ def lab(lab_factory: LabFactory) -> Iterator[Any]:
     lab = lab_factory(LAB_NAME, LAB_NET, managers=3, workers=2)
     yield lab
     total = time.monotonic() - t0
-    text = table()
-    print(f"\nreliability suite: {len(ROWS)} case rows, {total:.0f}s\n{text}")
+    text = table()  # printed by pytest_terminal_summary
     out = os.environ.get("HIVE_RELIABILITY_RESULTS")
     if out and ROWS:
         Path(out).write_text(
