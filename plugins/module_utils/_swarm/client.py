@@ -17,9 +17,11 @@
 from __future__ import annotations
 
 import copy
+import sys
 import time
 import traceback
-from typing import Any, Callable, Optional
+import warnings
+from typing import Any, Callable, List, Optional
 
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.errors import (
     AmbiguousNode,
@@ -42,6 +44,40 @@ from ansible_collections.hive.swarm.plugins.module_utils._swarm.options import (
     OPTION_REQUIREMENTS,
     version_lt,
 )
+
+
+def _load_stdlib_distutils() -> None:
+    """Load the standard library's ``distutils`` with setuptools' distutils shim set aside.
+
+    docker-py before 6.0 (Debian 12's python3-docker 5.0.3) imports ``distutils.spawn`` and
+    ``distutils.version``. Where setuptools installs its shim (a ``.pth`` file adding a
+    ``sys.meta_path`` finder; Debian's python3-setuptools does), that import loads all of setuptools
+    and pkg_resources instead: about 0.13 s of every module call, 40 % of the SDK import. Python up
+    to 3.11 still has the standard library's distutils, which has the two functions the SDK uses.
+    Nothing is done when distutils is already loaded, when there is no shim, on Python >= 3.12 (no
+    stdlib distutils) or when the stdlib copy is missing (Debian's python3-distutils not installed):
+    then the SDK's own import goes through the shim as before.
+    """
+    if sys.version_info >= (3, 12) or "distutils" in sys.modules:
+        return
+    shims: List[Any] = [finder for finder in sys.meta_path if type(finder).__module__ == "_distutils_hack"]
+    if not shims:
+        return
+    saved = list(sys.meta_path)
+    sys.meta_path[:] = [finder for finder in saved if finder not in shims]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            for name in ("distutils.spawn", "distutils.version"):
+                __import__(name)
+    except ImportError:
+        for name in [name for name in sys.modules if name == "distutils" or name.startswith("distutils.")]:
+            del sys.modules[name]
+    finally:
+        sys.meta_path[:] = saved
+
+
+_load_stdlib_distutils()
 
 try:
     import docker

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import shutil
 import subprocess
+import sys
+import types
 
 import docker
 import pytest
@@ -517,3 +520,74 @@ def test_real_sdk_request_count(python, tmp_path):
     assert out["api_version"] == "1.41"
     if python != "venv":
         assert out["sdk"].startswith("5."), out  # Debian's python3-docker, not the venv's
+
+
+
+# _load_stdlib_distutils: the SDK 5.0.3 import without setuptools' distutils shim ------------------
+
+
+class _ShimFinder:
+    """Stands for setuptools' DistutilsMetaFinder; records what it was asked for."""
+
+    def __init__(self):
+        self.asked = []
+
+    def find_spec(self, fullname, path, target=None):
+        self.asked.append(fullname)
+        return None
+
+
+_ShimFinder.__module__ = "_distutils_hack"
+NEEDS_STDLIB_DISTUTILS = pytest.mark.skipif(sys.version_info >= (3, 12), reason="no stdlib distutils on Python >= 3.12")
+
+
+@pytest.fixture
+def no_distutils(monkeypatch):
+    """sys.modules without distutils and sys.meta_path with a shim first; both restored afterwards."""
+    for name in [n for n in sys.modules if n == "distutils" or n.startswith("distutils.")]:
+        monkeypatch.delitem(sys.modules, name)
+    shim = _ShimFinder()
+    monkeypatch.setattr(sys, "meta_path", [shim, *sys.meta_path])
+    return shim
+
+
+@NEEDS_STDLIB_DISTUTILS
+def test_stdlib_distutils_is_loaded_with_the_shim_set_aside_and_the_shim_restored(no_distutils):
+    before = list(sys.meta_path)
+    c._load_stdlib_distutils()
+    assert no_distutils.asked == []  # the shim was not consulted
+    assert {"distutils", "distutils.spawn", "distutils.version"} <= set(sys.modules)
+    assert "setuptools" not in sys.modules["distutils"].__file__
+    assert sys.meta_path == before
+
+
+def test_nothing_is_done_without_a_shim(no_distutils, monkeypatch):
+    monkeypatch.setattr(sys, "meta_path", [f for f in sys.meta_path if type(f).__module__ != "_distutils_hack"])
+    c._load_stdlib_distutils()
+    assert "distutils" not in sys.modules
+
+
+def test_nothing_is_done_when_distutils_is_loaded(no_distutils, monkeypatch):
+    marker = object()
+    monkeypatch.setitem(sys.modules, "distutils", marker)
+    c._load_stdlib_distutils()
+    assert sys.modules["distutils"] is marker
+    assert "distutils.spawn" not in sys.modules
+
+
+@NEEDS_STDLIB_DISTUTILS
+def test_a_missing_stdlib_distutils_leaves_the_import_to_the_shim(no_distutils, monkeypatch):
+    real_import = builtins.__import__
+
+    def without_distutils(name, *args, **kwargs):
+        if name.startswith("distutils"):
+            sys.modules["distutils"] = types.ModuleType("distutils")  # a partial import, to be cleaned up
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    before = list(sys.meta_path)
+    monkeypatch.setattr(builtins, "__import__", without_distutils)
+    c._load_stdlib_distutils()
+    monkeypatch.setattr(builtins, "__import__", real_import)
+    assert sys.meta_path == before
+    assert not [n for n in sys.modules if n == "distutils" or n.startswith("distutils.")]
