@@ -21,7 +21,7 @@ import sys
 import time
 import traceback
 import warnings
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Iterator, List, Optional
 
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.errors import (
     AmbiguousNode,
@@ -98,8 +98,20 @@ except ImportError:
 # first call is the unversioned /info). docker-py's own minimum.
 PLACEHOLDER_API_VERSION = "1.24"
 UPDATE_ATTEMPTS = 5
+# Polls (wait_for, poll_node) sleep POLL_FIRST, then twice as long each time, up to POLL_INTERVAL: what a
+# join or an init waits for is usually there within a few hundred milliseconds, a role change may take
+# seconds. /info and /nodes/<id> are cheap local reads.
+POLL_FIRST = 0.1
 POLL_INTERVAL = 0.5
 SWARM_STATES = ("inactive", "pending", "active", "error", "locked")
+
+
+def poll_delays() -> Iterator[float]:
+    """POLL_FIRST, doubling, capped at POLL_INTERVAL."""
+    delay = POLL_FIRST
+    while True:
+        yield delay
+        delay = min(delay * 2, POLL_INTERVAL)
 
 
 def _pause(seconds: float) -> None:
@@ -280,6 +292,7 @@ class SwarmClient:
     def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float, what: str) -> dict[str, Any]:
         """Poll /info until ``predicate(info)`` holds; WaitTimeout after ``timeout`` seconds."""
         deadline = self.clock() + timeout
+        delays = poll_delays()
         while True:
             info = self.info(refresh=True)
             if predicate(info):
@@ -292,7 +305,7 @@ class SwarmClient:
                     + (f" ({swarm.get('Error')})" if swarm.get("Error") else "")
                     + "."
                 )
-            self.sleep(POLL_INTERVAL)
+            self.sleep(next(delays))
 
     # ------------------------------------------------------------------ version gates
     def check_option_support(self, name: str) -> None:
@@ -477,6 +490,7 @@ class SwarmClient:
         read. Returns the node as read last. WaitTimeout after ``timeout`` seconds ("... until node <id> <what>
         (it is <status>)"); its ``last`` is the node as read last."""
         deadline = self.clock() + timeout
+        delays = poll_delays()
         while True:
             try:
                 node: Optional[dict[str, Any]] = self.inspect_node(node_id)
@@ -490,7 +504,7 @@ class SwarmClient:
                 )
                 err.last = node
                 raise err
-            self.sleep(POLL_INTERVAL)
+            self.sleep(next(delays))
 
 
 def describe_node(node: Optional[dict[str, Any]]) -> str:

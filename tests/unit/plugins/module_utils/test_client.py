@@ -361,7 +361,7 @@ def test_wait_for(engine):
     info = client.wait_for(lambda i: i["Swarm"]["LocalNodeState"] == "active", 10, "active")
     assert info["Swarm"]["LocalNodeState"] == "active"
     assert engine.count("GET /info") == 3
-    assert engine.clock.slept == 2 * c.POLL_INTERVAL
+    assert engine.clock.slept == pytest.approx(c.POLL_FIRST + 2 * c.POLL_FIRST)
     engine.error = "raft: no leader"
     with pytest.raises(e.WaitTimeout, match=r"Timed out after 2s waiting for godot: the node is active \(raft"):
         client.wait_for(lambda i: False, 2, "godot")
@@ -383,7 +383,7 @@ def test_poll_node_until_the_predicate_holds(engine):
     assert node["ID"] == "w1id" and node["Status"]["State"] == "down"
     assert reads == ["ready", "ready", "down"]
     assert engine.count("GET /nodes/{id}") == 3
-    assert engine.clock.slept == 2 * c.POLL_INTERVAL
+    assert engine.clock.slept == pytest.approx(c.POLL_FIRST + 2 * c.POLL_FIRST)
 
 
 def test_poll_node_reports_a_vanished_node_as_none(engine):
@@ -591,3 +591,10 @@ def test_a_missing_stdlib_distutils_leaves_the_import_to_the_shim(no_distutils, 
     monkeypatch.setattr(builtins, "__import__", real_import)
     assert sys.meta_path == before
     assert not [n for n in sys.modules if n == "distutils" or n.startswith("distutils.")]
+
+
+def test_poll_delays_start_short_and_double_up_to_the_interval():
+    delays = c.poll_delays()
+    got = [next(delays) for _ in range(6)]
+    assert got == pytest.approx([0.1, 0.2, 0.4, 0.5, 0.5, 0.5])
+    assert got[0] == c.POLL_FIRST and max(got) == c.POLL_INTERVAL
