@@ -522,7 +522,6 @@ def test_real_sdk_request_count(python, tmp_path):
         assert out["sdk"].startswith("5."), out  # Debian's python3-docker, not the venv's
 
 
-
 # _load_stdlib_distutils: the SDK 5.0.3 import without setuptools' distutils shim ------------------
 
 
@@ -595,6 +594,6 @@ def test_a_missing_stdlib_distutils_leaves_the_import_to_the_shim(no_distutils, 
 
 def test_poll_delays_start_short_and_double_up_to_the_interval():
     delays = c.poll_delays()
-    got = [next(delays) for _ in range(6)]
+    got = [next(delays) for _step in range(6)]
     assert got == pytest.approx([0.1, 0.2, 0.4, 0.5, 0.5, 0.5])
     assert got[0] == c.POLL_FIRST and max(got) == c.POLL_INTERVAL
