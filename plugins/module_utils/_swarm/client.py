@@ -21,7 +21,7 @@ import sys
 import time
 import traceback
 import warnings
-from typing import Any, Callable, Iterator, List, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.errors import (
     AmbiguousNode,
@@ -60,7 +60,7 @@ def _load_stdlib_distutils() -> None:
     """
     if sys.version_info >= (3, 12) or "distutils" in sys.modules:
         return
-    shims: List[Any] = [finder for finder in sys.meta_path if type(finder).__module__ == "_distutils_hack"]
+    shims: list[Any] = [finder for finder in sys.meta_path if type(finder).__module__ == "_distutils_hack"]
     if not shims:
         return
     saved = list(sys.meta_path)
