@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+import yaml
 from ansible_collections.hive.swarm.plugins.modules import (
     swarm_init,
     swarm_join,
@@ -19,8 +20,10 @@ from ansible_collections.hive.swarm.plugins.modules import (
 )
 from fakes import FakeEngine, FakeSwarm
 
-MODULES = {path.stem for path in Path(swarm_node.__file__).parent.glob("swarm_*.py")}
 DOC = Path(__file__).resolve().parents[4] / "docs" / "architecture.md"
+# The Engine API modules: the action group `swarm` (tests/unit/plugins/test_docs.py checks that exactly these take
+# the connection options; swarm_preflight talks to no Engine).
+MODULES = set(yaml.safe_load((DOC.parents[1] / "meta" / "runtime.yml").read_text())["action_groups"]["swarm"])
 ROW = re.compile(r"^\| `(?P<module>swarm_\w+)` \((?P<case>[^)]*)\) \| (?P<count>\d+) \| (?P<which>[^|]*)\|$")
 
 
