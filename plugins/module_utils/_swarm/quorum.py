@@ -1,6 +1,6 @@
 # Copyright (c) 2026 hive.swarm contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Manager quorum arithmetic (raft: a quorum of N members is N // 2 + 1).
+"""Manager quorum arithmetic (raft: a quorum of N members is N // 2 + 1). The only place it is written.
 
 Two ways a manager stops counting, with different effects on raft membership:
 
@@ -23,9 +23,22 @@ class ManagerCounts(NamedTuple):
     def unreachable(self) -> int:
         return self.total - self.reachable
 
+    @property
+    def quorum(self) -> int:
+        return quorum_size(self.total)
+
+    @property
+    def has_quorum(self) -> bool:
+        return self.reachable >= quorum_size(self.total)
+
 
 def quorum_size(total: int) -> int:
     return total // 2 + 1
+
+
+def fault_tolerance(total: int) -> int:
+    """How many managers may fail before the quorum is lost."""
+    return max(total - quorum_size(total), 0)
 
 
 def manager_counts(nodes: list[dict[str, Any]]) -> ManagerCounts:
@@ -33,6 +46,18 @@ def manager_counts(nodes: list[dict[str, Any]]) -> ManagerCounts:
     managers = [n for n in nodes if n.get("ManagerStatus")]
     reachable = [n for n in managers if (n["ManagerStatus"].get("Reachability") or "") == "reachable"]
     return ManagerCounts(total=len(managers), reachable=len(reachable))
+
+
+def view_counts(nodes: list[dict[str, Any]]) -> ManagerCounts:
+    """Count managers and reachable managers in node views (``views.node_view`` entries)."""
+    managers = [n for n in nodes if n.get("role") == "manager"]
+    reachable = [n for n in managers if n.get("manager_reachability") == "reachable"]
+    return ManagerCounts(total=len(managers), reachable=len(reachable))
+
+
+def after_change(staying: ManagerCounts, added: int) -> ManagerCounts:
+    """The managers once a plan is done: those that stay, plus ``added`` new (reachable) ones."""
+    return ManagerCounts(total=staying.total + added, reachable=staying.reachable + added)
 
 
 def leave_keeps_quorum(counts: ManagerCounts) -> bool:

@@ -1,12 +1,16 @@
 """Documentation == argument spec, for the doc fragments and for every module (a fast stand-in for the parts of
 ansible-test validate-modules that matter most): option names, types, defaults, choices, aliases, elements,
-required, suboptions; secrets are no_log; every module documents check/diff mode and its returns."""
+required, suboptions; secrets are no_log; every module documents check/diff mode and its returns.
+
+The Engine API modules are the members of the action group ``swarm`` in meta/runtime.yml: they (and only they) take
+the common connection options (doc fragment ``hive.swarm.swarm``). Other modules (swarm_preflight) take none."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +21,8 @@ from ansible_collections.hive.swarm.plugins.module_utils._swarm.options import c
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.spec import spec_argument_spec
 
 MODULES = sorted(name for _finder, name, _pkg in pkgutil.iter_modules(modules_pkg.__path__))
+RUNTIME = Path(modules_pkg.__path__[0]).parents[1] / "meta" / "runtime.yml"
+ENGINE_MODULES = set(yaml.safe_load(RUNTIME.read_text())["action_groups"]["swarm"])
 # Option names that hold secret values when they are strings (bool switches such as join_tokens: true are not).
 SECRET_NAME = re.compile(r"(token|secret|password|passphrase|(^|_)key$)")
 
@@ -68,12 +74,25 @@ def secrets_without_no_log(spec: dict[str, Any], where: str) -> list[str]:
 
 
 def load(name: str) -> tuple[Any, dict[str, Any]]:
+    """The module (for an action plugin's documentation stub: the action plugin, which holds the spec) and its docs."""
     module = importlib.import_module(f"ansible_collections.hive.swarm.plugins.modules.{name}")
+    if not hasattr(module, "ARGUMENT_SPEC"):
+        action = importlib.import_module(f"ansible_collections.hive.swarm.plugins.action.{name}")
+        for key in ("DOCUMENTATION", "EXAMPLES", "RETURN"):
+            setattr(action, key, getattr(module, key))
+        module = action
     return module, yaml.safe_load(module.DOCUMENTATION)
+
+
+def full_spec(name: str, module: Any) -> dict[str, Any]:
+    """The argument spec the module runs with: common connection options + its own for Engine API modules."""
+    return argument_spec(module.ARGUMENT_SPEC) if name in ENGINE_MODULES else dict(module.ARGUMENT_SPEC)
 
 
 def test_the_modules_are_found():
     assert {"swarm_init", "swarm_join", "swarm_leave", "swarm_node", "swarm_node_info", "swarm_update"} <= set(MODULES)
+    assert ENGINE_MODULES <= set(MODULES), f"action group names unknown modules {sorted(ENGINE_MODULES - set(MODULES))}"
+    assert "swarm_preflight" in MODULES and "swarm_preflight" not in ENGINE_MODULES
 
 
 def test_common_fragment_documents_the_common_argument_spec():
@@ -94,14 +113,20 @@ def test_module_documentation_matches_its_argument_spec(name):
     own = doc.get("options") or {}
     assert not set(own) & set(documented), f"{name} re-documents fragment options {sorted(set(own) & set(documented))}"
     documented.update(own)
-    assert "hive.swarm.swarm" in (doc.get("extends_documentation_fragment") or []), "common options not documented"
-    assert mismatches(documented, argument_spec(module.ARGUMENT_SPEC), name) == []
+    fragments = doc.get("extends_documentation_fragment") or []
+    if name in ENGINE_MODULES:
+        assert "hive.swarm.swarm" in fragments, "common options not documented"
+    else:
+        # not in the action group `swarm`, so module_defaults for the group would not reach it: no connection options
+        assert "hive.swarm.swarm" not in fragments and "docker_host" not in module.ARGUMENT_SPEC, (
+            f"{name} takes the connection options: add it to the action group swarm in meta/runtime.yml")
+    assert mismatches(documented, full_spec(name, module), name) == []
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_module_secrets_are_no_log(name):
     module, _doc = load(name)
-    assert secrets_without_no_log(argument_spec(module.ARGUMENT_SPEC), name) == []
+    assert secrets_without_no_log(full_spec(name, module), name) == []
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,0 +1,254 @@
+# Copyright (c) 2026 hive.swarm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin hive.swarm.swarm_plan: runs the planner (module_utils/_swarm/plan.py) on the controller.
+
+It reads what the planner needs from the play (groups, play hosts, every host's docker_swarm_* variables,
+the role's defaults, the results the role's probe tasks registered) and returns the planner's outputs as
+facts. Apart from the health stage, which polls a manager through hive.swarm.swarm_node_info, it never
+connects to a host. Documentation: plugins/modules/swarm_plan.py.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import random
+import socket
+import time
+from datetime import datetime, timezone
+from typing import Any, Mapping, Optional
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+from ansible_collections.hive.swarm.plugins.module_utils._swarm import plan as planner
+
+ROLE_PREFIX = "docker_swarm_"
+STAGES = ("inventory", "plan", "joined", "preflight", "health", "control", "removal")
+# Documented in plugins/modules/swarm_plan.py (tests/unit/plugins/test_docs.py compares the two).
+ARGUMENT_SPEC: dict[str, Any] = {
+    "stage": {"type": "str", "required": True, "choices": list(STAGES)},
+    "unlocked": {"type": "bool", "default": False},
+    "poll": {"type": "bool", "default": False},
+    "timeout": {"type": "float", "default": 60},
+    "delay": {"type": "float", "default": 2},
+    "connection": {"type": "dict"},
+    "probe": {"type": "str"},
+    "exclude": {"type": "list", "elements": "str"},
+    "target": {"type": "str"},
+    "node": {"type": "dict"},
+    "nodes": {"type": "list", "elements": "dict"},
+    "host": {"type": "str"},
+    "target_is_manager": {"type": "bool", "default": False},
+}
+
+
+DISPLAY = Display()
+
+
+def _show(lines: list[str]) -> None:
+    """Print lines as they are (a table stays a table), under the task's header, at every verbosity."""
+    DISPLAY.display("\n".join(lines))
+
+
+def _plain(value: Any) -> Any:
+    """Templated values as plain Python data (drops Ansible's tags)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+    _args: dict[str, Any] = {}
+
+    # ----------------------------------------------------------------------------------------- inputs
+    def _hostvar(self, task_vars: Mapping[str, Any], host: str, key: str) -> Any:
+        hostvars = task_vars.get("hostvars") or {}
+        if host not in hostvars:
+            return None
+        return hostvars[host].get(key)
+
+    def _var(self, task_vars: Mapping[str, Any], key: str) -> Any:
+        """A variable of the host the task runs for, templated."""
+        return self._templar.template(task_vars.get(key))
+
+    def _inventory(self, task_vars: Mapping[str, Any]) -> planner.Inventory:
+        settings = planner.Settings.from_vars(
+            {k: self._var(task_vars, k) for k in planner.SETTINGS_VARS if k in task_vars})
+        groups = task_vars.get("groups") or {}
+        managers = tuple(groups.get(settings.manager_group) or ())
+        workers = tuple(groups.get(settings.worker_group) or ())
+        play = tuple(task_vars.get("ansible_play_hosts") or ())
+        play_all = tuple(task_vars.get("ansible_play_hosts_all") or ())
+        role = getattr(self._task, "_role", None)
+        defaults = {k: v for k, v in (role.get_default_vars() if role else {}).items() if k.startswith(ROLE_PREFIX)}
+        hostvars = task_vars.get("hostvars") or {}
+        hosts = {}
+        for h in dict.fromkeys([*managers, *workers, *play_all]):
+            if h in hostvars:
+                hv = hostvars[h]
+                wanted = {k: hv.get(k) for k in (*planner.HOST_VARS, "ansible_host")}
+                hosts[h] = planner.Host.from_vars(h, _plain(wanted), defaults)
+        return planner.Inventory(managers=managers, workers=workers, play=play, play_all=play_all, hosts=hosts,
+                                 settings=settings)
+
+    def _probes(self, task_vars: Mapping[str, Any], inv: planner.Inventory, var: str = "docker_swarm__probe",
+                outside: str = "docker_swarm__probe_outside", again: str = "docker_swarm__reprobe") -> dict[str, Any]:
+        """host -> swarm_node_info result, for every host whose probe succeeded: the play's own probe, the
+        delegated probe of managers outside the play, and a second probe after an unlock."""
+        out: dict[str, Any] = {}
+        for h in inv.play:
+            res = self._hostvar(task_vars, h, var)
+            if isinstance(res, Mapping) and isinstance(res.get("local"), Mapping):
+                out[h] = res
+        for loop_var in (outside, again):
+            for item in (task_vars.get(loop_var) or {}).get("results") or []:
+                if isinstance(item, Mapping) and isinstance(item.get("local"), Mapping) and item.get("item"):
+                    out[str(item["item"])] = item
+        return _plain(out)
+
+    # ----------------------------------------------------------------------------------------- stages
+    def _stage_inventory(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
+        inv = self._inventory(task_vars)
+        check = planner.check_inventory(inv)
+        if check.problems:
+            raise AnsibleActionFail(check.message)
+        owner = (f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()} "
+                 f"{datetime.now(timezone.utc).isoformat()} {random.randint(0, 2 ** 31)}")
+        result["ansible_facts"] = {"docker_swarm__inventory": {
+            "absent": check.absent, "present_managers": check.present_managers,
+            "outside_managers": check.outside_managers, "lock_host": check.lock_host, "lock_owner": owner}}
+        if check.warnings:
+            result["msg"] = check.warnings
+            _show(check.warnings)
+
+    def _stage_plan(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
+        inv = self._inventory(task_vars)
+        unlocked = None
+        if self._args.get("unlocked"):  # the hosts the first plan handed to the unlock step
+            unlocked = [str(h) for h in (task_vars.get("docker_swarm__plan") or {}).get("unlock") or []]
+        plan = planner.make_plan(inv, self._probes(task_vars, inv), unlocked=unlocked)
+        data = plan.as_dict()
+        result["ansible_facts"] = {"docker_swarm__plan": data, "docker_swarm__node_ids": dict(plan.node_ids)}
+        if plan.refusals:
+            raise AnsibleActionFail(" ".join(plan.refusals))
+        if not plan.ready:
+            result["msg"] = f"Locked engines to unlock first (docker_swarm_unlock_key): {', '.join(plan.unlock)}"
+            _show([result["msg"]])
+            return
+        result["msg"] = [*plan.table, plan.summary, *plan.warnings]
+        _show(result["msg"])
+        path = self._var(task_vars, "docker_swarm_plan_file")
+        if path:
+            self._write_plan_file(str(path), data, task_vars)
+
+    def _write_plan_file(self, path: str, data: dict[str, Any], task_vars: Mapping[str, Any]) -> None:
+        doc = {"created": datetime.now(timezone.utc).isoformat(),
+               "check_mode": bool(task_vars.get("ansible_check_mode")), "plan": data}
+        path = os.path.expanduser(path)
+        tmp = f"{path}.tmp{os.getpid()}"
+        try:
+            with open(tmp, "w", encoding="utf-8") as handle:
+                json.dump(doc, handle, indent=1, sort_keys=True)
+            os.replace(tmp, path)
+        except OSError as err:
+            raise AnsibleActionFail(f"Could not write the plan to docker_swarm_plan_file {path}: {err}") from err
+
+    def _stage_joined(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
+        plan = task_vars.get("docker_swarm__plan") or {}
+        joined: dict[str, Any] = dict(_plain(task_vars.get("docker_swarm__joined") or {}))
+        init = task_vars.get("docker_swarm__init") or {}
+        if plan.get("bootstrap") and init.get("node_id"):
+            joined[plan["control"]] = init["node_id"]
+        for h in plan.get("worker_joiners") or []:
+            res = self._hostvar(task_vars, h, "docker_swarm__join_worker")
+            if isinstance(res, Mapping) and res.get("node_id"):
+                joined[h] = res["node_id"]
+        node_ids = planner.joined_node_ids(plan.get("node_ids") or {}, joined)
+        result["ansible_facts"] = {"docker_swarm__node_ids": node_ids}
+
+    def _stage_preflight(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
+        plan = task_vars.get("docker_swarm__plan") or {}
+        listened, probed = {}, {}
+        for h in plan.get("preflight") or {}:
+            listen = self._hostvar(task_vars, h, "docker_swarm__preflight_listen")
+            probe = self._hostvar(task_vars, h, "docker_swarm__preflight_probe")
+            if isinstance(listen, Mapping):
+                listened[h] = _plain(listen)
+            if isinstance(probe, Mapping):
+                probed[h] = _plain(probe.get("results") or [])
+        problems = planner.preflight_problems(listened, probed)
+        if problems:
+            raise AnsibleActionFail(planner.preflight_message(problems))
+        checked = sum(len(r) for r in probed.values())
+        result["msg"] = f"Preflight: {checked} port checks between {len(probed)} hosts passed"
+
+    def _stage_health(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
+        inv = self._inventory(task_vars)
+        plan = task_vars.get("docker_swarm__plan") or {}
+        node_ids = _plain(task_vars.get("docker_swarm__node_ids") or plan.get("node_ids") or {})
+        args = self._args
+        if not args.get("poll"):
+            control = self._probes(task_vars, inv).get(plan.get("control_after") or plan.get("control")) or {}
+            verdict = planner.health(inv, plan, node_ids, control.get("nodes") or [],
+                                     str((control.get("swarm") or {}).get("id") or ""))
+        else:
+            verdict = self._poll_health(inv, plan, node_ids, task_vars)
+        result["msg"] = verdict.message
+        if not verdict.problems:
+            _show([verdict.message])
+        if verdict.problems:
+            raise AnsibleActionFail(verdict.message)
+
+    def _poll_health(self, inv: planner.Inventory, plan: Mapping[str, Any], node_ids: Mapping[str, str],
+                     task_vars: Mapping[str, Any]) -> planner.Health:
+        args = self._args
+        deadline = time.monotonic() + float(args.get("timeout") or 60)
+        delay = max(float(args.get("delay") or 2), 0.1)
+        pause = min(0.5, delay)
+        module_args = {**dict(args.get("connection") or {}), "nodes": True}
+        while True:
+            read = self._execute_module(module_name="hive.swarm.swarm_node_info", module_args=module_args,
+                                        task_vars=task_vars)
+            if read.get("failed") or read.get("unreachable"):
+                raise AnsibleActionFail(f"Could not read the swarm from {self._task.delegate_to or 'the manager'}: "
+                                        f"{read.get('msg', 'no message')}")
+            verdict = planner.health(inv, plan, node_ids, _plain(read.get("nodes") or []),
+                                     str((read.get("swarm") or {}).get("id") or ""))
+            remaining = deadline - time.monotonic()
+            if not verdict.problems or remaining <= 0:
+                return verdict
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, delay)
+
+    def _stage_control(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
+        """Playbooks: the managers to work through (from the probe registered as ``probe``)."""
+        var = str(self._args.get("probe") or "")
+        hosts = list(task_vars.get("ansible_play_hosts_all") or ())
+        probes = {h: _plain(self._hostvar(task_vars, h, var)) for h in hosts}
+        candidates = planner.control_candidates({h: p for h, p in probes.items() if isinstance(p, Mapping)},
+                                                exclude=[str(x) for x in self._args.get("exclude") or []])
+        result["candidates"] = candidates
+        result["control"] = candidates[0] if candidates else ""
+
+    def _stage_removal(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
+        args = self._args
+        node: Optional[Mapping[str, Any]] = _plain(args.get("node")) or None
+        refusal = planner.removal_refusal(str(args.get("target") or ""), node, _plain(args.get("nodes") or []),
+                                          str(args.get("host") or ""), bool(args.get("target_is_manager")))
+        if refusal:
+            raise AnsibleActionFail(refusal)
+        result["msg"] = "the removal keeps the managers' quorum"
+
+    # ------------------------------------------------------------------------------------------- run
+    def run(self, tmp: Optional[str] = None, task_vars: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        del tmp
+        task_vars = task_vars or {}
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        self._args = args
+        stage = str(args["stage"])
+        result["changed"] = False
+        getattr(self, f"_stage_{stage}")(task_vars, result)
+        return result

@@ -1,0 +1,141 @@
+#!/usr/bin/python
+# Copyright (c) 2026 hive.swarm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: swarm_plan
+short_description: Plan a swarm converge on the controller - election, steps, quorum, preflight and health
+version_added: 0.2.0
+description:
+  - The planner of the P(hive.swarm.docker_swarm#role) role and of the collection's playbooks, as an action that runs
+    on the controller. Every decision - which manager to talk to, whether to create the swarm, each host's advertise
+    address, stale entries to prune, who joins as what, promotions, demotions, labels, removals, whether the plan
+    keeps the managers' quorum, whether the swarm is healthy - is made here by typed, unit-tested Python
+    (C(plugins/module_utils/_swarm/plan.py)); the role's tasks only order the module calls.
+  - It reads the play (groups, play hosts, every host's C(docker_swarm_*) variables with the role's defaults) and the
+    results the role's tasks registered (C(docker_swarm__probe), C(docker_swarm__probe_outside),
+    C(docker_swarm__reprobe), C(docker_swarm__join_worker), C(docker_swarm__joined), C(docker_swarm__init),
+    C(docker_swarm__preflight_listen), C(docker_swarm__preflight_probe)), and returns its outputs as facts.
+  - Apart from O(stage=health) with O(poll=true), which reads the swarm through M(hive.swarm.swarm_node_info) on the
+    host the task is delegated to, it does not connect to any host.
+  - Run it with C(run_once=true).
+options:
+  stage:
+    description:
+      - V(inventory) - checks that need no connection (groups, manager count, advertise addresses, invalid role
+        variables); sets the fact C(docker_swarm__inventory) (absent hosts, present and outside managers, lock host
+        and this run's lock owner); prints a warning for an even manager count.
+      - V(plan) - the whole plan from the probe (fact C(docker_swarm__plan), and C(docker_swarm__node_ids)); prints
+        the plan as a table (host, what it is now, what this run does to it) and a one-line summary, also in check
+        mode, and writes it as JSON to C(docker_swarm_plan_file) when that variable is set. Fails with the refusal
+        (naming hosts and what to do) when the plan cannot be converged safely. When locked engines must be unlocked
+        first, returns C(docker_swarm__plan.ready=false) and C(docker_swarm__plan.unlock).
+      - V(joined) - the node IDs after the init and the joins (fact C(docker_swarm__node_ids)).
+      - V(preflight) - judges the port checks of M(hive.swarm.swarm_preflight); fails naming the host, the port and
+        the hosts that could not reach it.
+      - V(health) - every present host Ready with its inventory role, managers Reachable, one leader, one cluster,
+        removed hosts gone; fails with the problems.
+      - V(control) - for playbooks, the managers with control available among the play's hosts, from the probe
+        registered as O(probe) (returns RV(control) and RV(candidates)).
+      - V(removal) - for playbooks, fails when removing O(target) would leave the managers without a quorum.
+    type: str
+    required: true
+    choices: [inventory, plan, joined, preflight, health, control, removal]
+  unlocked:
+    description:
+      - With O(stage=plan) - the locked engines were already handed to the unlock step (plan with what was read).
+    type: bool
+    default: false
+  target_is_manager:
+    description: With O(stage=removal) - the engine of O(target) itself is a manager (so the swarm may have no other).
+    type: bool
+    default: false
+  poll:
+    description: With O(stage=health) - read the node list again until the swarm is healthy or O(timeout) has passed.
+    type: bool
+    default: false
+  timeout:
+    description: With O(stage=health) and O(poll=true) - seconds to wait for the swarm to become healthy.
+    type: float
+    default: 60
+  delay:
+    description: With O(stage=health) and O(poll=true) - the longest pause between two reads (the first is 0.5 s).
+    type: float
+    default: 2
+  connection:
+    description:
+      - With O(stage=health) and O(poll=true) - the connection options for M(hive.swarm.swarm_node_info)
+        (as in the role's C(docker_swarm_connection)).
+    type: dict
+  probe:
+    description: With O(stage=control) - the name of the variable each host registered its swarm_node_info result in.
+    type: str
+  exclude:
+    description: With O(stage=control) - hosts that may not be chosen.
+    type: list
+    elements: str
+  target:
+    description: With O(stage=removal) - the node to remove (as the user named it).
+    type: str
+  node:
+    description: With O(stage=removal) - its node entry (RV(hive.swarm.swarm_node_info#module:node)), null if none.
+    type: dict
+  nodes:
+    description: With O(stage=removal) - the swarm's node list (RV(hive.swarm.swarm_node_info#module:nodes)).
+    type: list
+    elements: dict
+  host:
+    description: With O(stage=removal) - the manager the removal works through, empty when there is none.
+    type: str
+attributes:
+  check_mode:
+    support: full
+    description: Plans in check mode exactly as in a normal run (it never changes anything).
+  diff_mode:
+    support: none
+    description: Nothing to diff.
+  action:
+    support: full
+    description: Runs on the controller.
+seealso:
+  - module: hive.swarm.swarm_node_info
+  - module: hive.swarm.swarm_preflight
+author:
+  - hive.swarm contributors (@hive-swarm)
+"""
+
+EXAMPLES = r"""
+- name: Plan the run and show the plan (in the docker_swarm role, after the probe)
+  hive.swarm.swarm_plan:
+    stage: plan
+  run_once: true
+
+- name: Choose a manager with control available (in a playbook)
+  hive.swarm.swarm_plan:
+    stage: control
+    probe: my_probe
+  run_once: true
+  register: my_control
+"""
+
+RETURN = r"""
+msg:
+  description: The plan table and summary (O(stage=plan)), warnings (O(stage=inventory)) or the verdict.
+  returned: when there is something to show
+  type: raw
+control:
+  description: With O(stage=control) - the first manager with control available, empty when there is none.
+  returned: when O(stage=control)
+  type: str
+candidates:
+  description: With O(stage=control) - every such manager, in play order.
+  returned: when O(stage=control)
+  type: list
+  elements: str
+ansible_facts:
+  description: The planner's outputs (see O(stage)).
+  returned: for the role's stages
+  type: dict
+"""

@@ -1,0 +1,186 @@
+"""The action plugin hive.swarm.swarm_plan: what it reads from the play, what it returns, how it fails.
+
+The planner's decisions are tested in tests/unit/plugins/module_utils/test_plan.py; here the plumbing: role
+defaults for host variables the inventory does not set, registered probe results of play hosts and of managers
+probed by delegation, facts, the plan file, refusals as task failures, and the health poll (the module call
+faked) with its deadline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from unittest.mock import MagicMock
+
+import pytest
+from ansible.errors import AnsibleActionFail
+from ansible_collections.hive.swarm.plugins.action import swarm_plan as action_mod
+
+DEFAULTS = {"docker_swarm_labels": {}, "docker_swarm_labels_exclusive": False,
+            "docker_swarm_node_availability": "active", "docker_swarm_node_state": "present",
+            "docker_swarm_prune_stale_nodes": True, "other_role_var": 1}
+
+
+def local(state: str = "inactive", node_id: str = "", cluster: str = "", manager: bool = False) -> dict[str, Any]:
+    return {"state": state, "node_id": node_id or None, "node_addr": None, "control_available": manager,
+            "error": "", "remote_managers": [], "cluster_id": cluster or None, "is_manager": manager,
+            "hostname": "", "engine_version": "20.10.24"}
+
+
+def node(node_id: str, hostname: str, role: str = "worker", leader: bool = False) -> dict[str, Any]:
+    return {"id": node_id, "hostname": hostname, "role": role, "availability": "active", "state": "ready",
+            "addr": "", "manager_reachability": "reachable" if role == "manager" else None,
+            "manager_addr": None, "leader": leader, "labels": {}}
+
+
+NODES = [node("id1", "m1", "manager", True), node("id2", "w1")]
+
+
+def converged_probe(host: str) -> dict[str, Any]:
+    if host == "m1":
+        return {"local": local("active", "id1", "C1", True), "nodes": NODES, "swarm": {"id": "C1", "spec": {}},
+                "swarm_unavailable": None}
+    return {"local": local("active", "id2"), "nodes": [], "swarm": None, "swarm_unavailable": "worker"}
+
+
+def task_vars(probes: dict[str, Any], hostvars: dict[str, dict[str, Any]] | None = None,
+              **extra: Any) -> dict[str, Any]:
+    hv = {h: {"ansible_host": f"10.0.0.{i + 1}", **(hostvars or {}).get(h, {})} for i, h in enumerate(("m1", "w1"))}
+    for h, p in probes.items():
+        hv[h]["docker_swarm__probe"] = p
+    return {"groups": {"docker_swarm_manager": ["m1"], "docker_swarm_worker": ["w1"]},
+            "ansible_play_hosts": ["m1", "w1"], "ansible_play_hosts_all": ["m1", "w1"], "hostvars": hv,
+            "docker_swarm_prune_stale_nodes": True, **extra}
+
+
+def action(args: dict[str, Any]) -> Any:
+    task = MagicMock()
+    task.args = args
+    task.async_val = 0
+    task.delegate_to = "m1"
+    task._role.get_default_vars.return_value = DEFAULTS
+    templar = MagicMock()
+    templar.template.side_effect = lambda value: value
+    play_context = MagicMock()
+    play_context.check_mode = False
+    return action_mod.ActionModule(task, MagicMock(), play_context, MagicMock(), templar, MagicMock())
+
+
+def test_inventory_stage_returns_the_lock_host_and_refuses_a_bad_inventory() -> None:
+    result = action({"stage": "inventory"}).run(task_vars={**task_vars({}), "ansible_play_hosts": ["m1", "w1"]})
+    facts = result["ansible_facts"]["docker_swarm__inventory"]
+    assert facts["lock_host"] == "m1" and facts["absent"] == [] and facts["outside_managers"] == []
+    assert facts["lock_owner"] and result["changed"] is False
+    bad = task_vars({}, hostvars={"m1": {"docker_swarm_node_state": "absent"}})
+    with pytest.raises(AnsibleActionFail, match="Inventory check failed: no manager"):
+        action({"stage": "inventory"}).run(task_vars=bad)
+
+
+def test_unknown_stage_and_arguments_are_refused() -> None:
+    with pytest.raises(AnsibleActionFail, match="stage"):
+        action({"stage": "bogus"}).run(task_vars=task_vars({}))
+
+
+def test_plan_stage_applies_role_defaults_and_writes_the_plan_file(tmp_path: Path) -> None:
+    probes = {"m1": {"local": local()}, "w1": {"local": local()}}
+    path = tmp_path / "plan.json"
+    tv = task_vars(probes, hostvars={"w1": {"docker_swarm_labels": {"zone": 1}}}, docker_swarm_plan_file=str(path))
+    result = action({"stage": "plan"}).run(task_vars=tv)
+    plan = result["ansible_facts"]["docker_swarm__plan"]
+    assert plan["bootstrap"] and plan["control"] == "m1" and plan["worker_joiners"] == ["w1"]
+    assert plan["node_updates"] == {"w1": {"labels": {"zone": "1"}, "labels_state": "merge"}}
+    assert plan["addrs"] == {"m1": "10.0.0.1", "w1": "10.0.0.2"}
+    assert result["msg"][0].split() == ["HOST", "NOW", "PLANNED"]
+    assert result["msg"][-1].startswith("init 1, join 0 managers + 1 worker")
+    written = json.loads(path.read_text())
+    assert written["plan"]["summary"] == plan["summary"] and written["check_mode"] is False
+
+
+def test_plan_stage_reads_managers_probed_outside_the_play() -> None:
+    tv = task_vars({"w1": {"local": local()}})
+    tv["ansible_play_hosts"] = tv["ansible_play_hosts_all"] = ["w1"]
+    tv["docker_swarm__probe_outside"] = {"results": [{"item": "m1", **converged_probe("m1")}]}
+    plan = action({"stage": "plan"}).run(task_vars=tv)["ansible_facts"]["docker_swarm__plan"]
+    assert plan["control"] == "m1" and not plan["bootstrap"] and plan["worker_joiners"] == ["w1"]
+
+
+def test_plan_stage_fails_with_the_refusal() -> None:
+    probes = {"m1": {"local": local("active", "id1", "C1", True)}, "w1": {"local": local("active", "x", "C2", True)}}
+    tv = task_vars(probes)
+    tv["groups"]["docker_swarm_manager"] = ["m1", "w1"]
+    tv["groups"]["docker_swarm_worker"] = []
+    with pytest.raises(AnsibleActionFail, match="Cannot converge: inventory hosts are in different swarms"):
+        action({"stage": "plan"}).run(task_vars=tv)
+
+
+def test_joined_stage_merges_init_and_join_results() -> None:
+    plan = {"bootstrap": True, "control": "m1", "node_ids": {}, "worker_joiners": ["w1"]}
+    tv = task_vars({}, docker_swarm__plan=plan, docker_swarm__init={"node_id": "id1"}, docker_swarm__joined={})
+    tv["hostvars"]["w1"]["docker_swarm__join_worker"] = {"node_id": "id2"}
+    facts = action({"stage": "joined"}).run(task_vars=tv)["ansible_facts"]
+    assert facts["docker_swarm__node_ids"] == {"m1": "id1", "w1": "id2"}
+
+
+def test_preflight_stage_names_the_blocked_port() -> None:
+    plan = {"preflight": {"m1": [], "w1": []}}
+    tv = task_vars({}, docker_swarm__plan=plan)
+    tv["hostvars"]["w1"]["docker_swarm__preflight_listen"] = {"in_use": {"tcp": [], "udp": []}}
+    tv["hostvars"]["m1"]["docker_swarm__preflight_probe"] = {"results": [
+        {"name": "w1", "addr": "10.0.0.2", "proto": "tcp", "port": 7946, "status": "timeout"},
+        {"name": "w1", "addr": "10.0.0.2", "proto": "udp", "port": 4789, "status": "ok"}]}
+    with pytest.raises(AnsibleActionFail, match=r"7946/tcp on w1 \(10.0.0.2\) is not reachable from m1 \(timeout\)"):
+        action({"stage": "preflight"}).run(task_vars=tv)
+
+
+def test_health_without_poll_judges_the_probe() -> None:
+    probes = {h: converged_probe(h) for h in ("m1", "w1")}
+    tv = task_vars(probes, docker_swarm__plan={"control": "m1", "control_after": "m1", "swarm_id": "C1",
+                                               "node_ids": {"m1": "id1", "w1": "id2"}})
+    result = action({"stage": "health"}).run(task_vars=tv)
+    assert result["msg"].startswith("Swarm C1: 2 nodes, 1 managers, leader m1")
+
+
+def test_health_poll_reads_until_healthy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(action_mod.time, "sleep", lambda seconds: None)
+    tv = task_vars({}, docker_swarm__plan={"control": "m1", "control_after": "m1", "swarm_id": "C1"},
+                   docker_swarm__node_ids={"m1": "id1", "w1": "id2"})
+    down = [NODES[0], {**NODES[1], "state": "down"}]
+    reads = iter([{"nodes": down, "swarm": {"id": "C1"}}, {"nodes": NODES, "swarm": {"id": "C1"}}])
+    act = action({"stage": "health", "poll": True, "timeout": 30, "connection": {"docker_host": "unix:///x"}})
+    calls: list[dict[str, Any]] = []
+
+    def execute(module_name: str, module_args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        calls.append({"module": module_name, **module_args})
+        return next(reads)
+
+    act._execute_module = execute
+    result = act.run(task_vars=tv)
+    assert "Swarm C1: 2 nodes" in result["msg"]
+    assert calls == [{"module": "hive.swarm.swarm_node_info", "docker_host": "unix:///x", "nodes": True}] * 2
+
+
+def test_health_poll_gives_up_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = {"t": 0.0}
+    monkeypatch.setattr(action_mod.time, "monotonic", lambda: clock["t"])
+    monkeypatch.setattr(action_mod.time, "sleep", lambda seconds: clock.update(t=clock["t"] + seconds))
+    tv = task_vars({}, docker_swarm__plan={"control": "m1", "swarm_id": "C1"},
+                   docker_swarm__node_ids={"m1": "id1", "w1": "id2"})
+    act = action({"stage": "health", "poll": True, "timeout": 5, "delay": 2})
+    down = {"nodes": [NODES[0], {**NODES[1], "state": "down"}], "swarm": {"id": "C1"}}
+    act._execute_module = lambda **kw: down
+    with pytest.raises(AnsibleActionFail, match="The swarm is not healthy: w1: down"):
+        act.run(task_vars=tv)
+    assert 4 <= clock["t"] <= 5
+
+
+def test_control_and_removal_stages_for_playbooks() -> None:
+    tv = task_vars({})
+    tv["hostvars"]["m1"]["my_probe"] = converged_probe("m1")
+    tv["hostvars"]["w1"]["my_probe"] = converged_probe("w1")
+    result = action({"stage": "control", "probe": "my_probe"}).run(task_vars=tv)
+    assert result["control"] == "m1" and result["candidates"] == ["m1"]
+    assert action({"stage": "control", "probe": "my_probe", "exclude": ["m1"]}).run(task_vars=tv)["control"] == ""
+    with pytest.raises(AnsibleActionFail, match="m1 is the last manager"):
+        action({"stage": "removal", "target": "m1", "node": NODES[0], "nodes": NODES, "host": "m2"}).run(task_vars=tv)
+    ok = action({"stage": "removal", "target": "w1", "node": NODES[1], "nodes": NODES, "host": "m1"}).run(task_vars=tv)
+    assert ok["msg"] == "the removal keeps the managers' quorum"
