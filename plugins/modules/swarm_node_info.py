@@ -73,6 +73,14 @@ options:
       - On managers, return the current unlock key (a secret; V(null) when autolock is off). Set C(no_log) on the task.
     type: bool
     default: false
+  host_addresses:
+    description:
+      - Also return RV(host_addresses), the IPv4 addresses of the host the module runs on (Linux; no Engine request).
+        The docker_swarm role's probe uses it to resolve C(docker_swarm_interface) without gathering facts.
+      - Can be combined with O(local_only).
+    type: bool
+    default: false
+    version_added: 0.2.0
 notes:
   - "A manager that lost quorum still reports RV(local.state=active) and RV(local.control_available=true); only
     RV(local.error) shows the problem."
@@ -271,10 +279,24 @@ unlock_key:
   description: The unlock key (a secret), null when autolock is off or not available on this node.
   returned: when O(unlock_key=true)
   type: str
+host_addresses:
+  description: IPv4 addresses of the host the module runs on.
+  returned: when O(host_addresses=true)
+  type: dict
+  contains:
+    interfaces:
+      description: Interface name -> its (primary) IPv4 address, for interfaces that have one.
+      type: dict
+      sample: {"lo": "127.0.0.1", "eth0": "10.0.0.11"}
+    default_ipv4:
+      description: The IPv4 address of the interface that holds the default route, null when there is none.
+      type: str
+      sample: 10.0.0.11
 """
 
 from typing import Any
 
+from ansible_collections.hive.swarm.plugins.module_utils._swarm.addresses import host_ipv4_addresses
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.client import SwarmClient
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.errors import (
     InvalidParameter,
@@ -302,6 +324,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "node": {"type": "str"},
     "join_tokens": {"type": "bool", "default": False, "no_log": False},
     "unlock_key": {"type": "bool", "default": False, "no_log": False},
+    "host_addresses": {"type": "bool", "default": False},
 }
 
 
@@ -341,6 +364,8 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
         result["join_tokens"] = None
     if p["unlock_key"]:
         result["unlock_key"] = None
+    if p["host_addresses"]:
+        result["host_addresses"] = host_ipv4_addresses()
     if p["local_only"] or result["swarm_unavailable"]:
         return result
     try:

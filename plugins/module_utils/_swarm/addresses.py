@@ -14,7 +14,8 @@ import errno
 import ipaddress
 import re
 import socket
-from typing import Optional, Union
+import struct
+from typing import Any, Optional, Union
 
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.errors import InvalidParameter
 
@@ -112,6 +113,52 @@ def validate_remote_addr(value: str, option: str = "remote_addrs") -> str:
     ip = parse_ip(host)
     shown = f"[{host}]" if ip is not None and ip.version == 6 else host
     return f"{shown}:{port or 2377}"
+
+
+_SIOCGIFADDR = 0x8915
+
+
+def interface_ipv4(name: str) -> Optional[str]:
+    """The (primary) IPv4 address of interface ``name`` on this host, None when it has none (Linux)."""
+    import fcntl  # pylint: disable=import-outside-toplevel  # POSIX only; imported where it is used
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            packed = fcntl.ioctl(sock.fileno(), _SIOCGIFADDR, struct.pack("256s", name.encode()[:15]))
+        except OSError:
+            return None
+    return socket.inet_ntoa(packed[20:24])
+
+
+def default_route_interface(route_table: str = "/proc/net/route") -> Optional[str]:
+    """The interface of the IPv4 default route (lowest metric), None when there is none or no such table."""
+    try:
+        with open(route_table, encoding="ascii") as handle:
+            lines = handle.read().splitlines()[1:]
+    except OSError:
+        return None
+    best: Optional[tuple[int, str]] = None
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 8 or fields[1] != "00000000" or fields[7] != "00000000":
+            continue
+        if not int(fields[3], 16) & 1:  # RTF_UP
+            continue
+        metric = int(fields[6])
+        if best is None or metric < best[0]:
+            best = (metric, fields[0])
+    return best[1] if best else None
+
+
+def host_ipv4_addresses(route_table: str = "/proc/net/route") -> dict[str, Any]:
+    """This host's interfaces with their IPv4 address, and the IPv4 address of the default route's interface."""
+    interfaces = {}
+    for _index, name in socket.if_nameindex():
+        addr = interface_ipv4(name)
+        if addr:
+            interfaces[name] = addr
+    default = default_route_interface(route_table)
+    return {"interfaces": interfaces, "default_ipv4": interfaces.get(default) if default else None}
 
 
 def engine_is_local(docker_host: str) -> bool:
