@@ -1,6 +1,6 @@
 """A fake Docker Engine (and swarm) behind a fake ``docker.APIClient``, for the unit tests.
 
-The fake mimics the Engine behaviour and error texts verified on dockerd 20.10 (DESIGN.md 5):
+The fake mimics the Engine behaviour and error texts verified on dockerd 20.10 (docs/architecture.md, "Engine facts"):
 the JSON shapes of /info, /swarm, /nodes; "update out of sequence" on a stale version; a manager
 leave needs force; join errors (invalid token, wrong secret, remote CA mismatch, timeout -> pending);
 init merges only non-zero spec values. Every request is recorded in ``FakeEngine.requests``.

@@ -5,7 +5,7 @@
 Library code raises these; only ``module.run_module`` turns one into ``fail_json``.
 Every error carries a message saying what happened and a ``hint`` saying what to do.
 ``from_api_error`` maps an Engine API error (HTTP status + explanation) to the right class,
-using the texts verified against dockerd (see DESIGN.md section 5).
+using the texts verified against dockerd (listed in docs/architecture.md, "Engine facts").
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ class Requirement(NamedTuple):
     what: str
 
 
-# Per-option minimums (DESIGN.md section 5, checked against docker-py and moby sources).
+# Per-option minimums (checked against docker-py and moby sources; docs/architecture.md, "Engine facts").
 # init and join bodies are posted by SwarmClient itself (docker-py has no `availability`, and
 # `data_path_port` only from 6.0), and specs are built as plain dicts (not create_swarm_spec), so
 # the SDK version matters only for the calls that go through an SDK method.

@@ -10,7 +10,8 @@ Engine's SwarmSpec JSON. On top of it:
 * ``init_spec(requested)`` - the Spec for POST /swarm/init (only requested fields);
 * ``merge_spec(current, requested)`` - read-modify-write: the COMPLETE current spec with only the
   requested fields changed (the Engine stores the body of /swarm/update as the whole spec; see
-  DESIGN.md 5: fields you leave out become zero, a missing CAConfig.ForceRotate re-rotates the CA);
+  docs/architecture.md, "Engine facts": fields you leave out become zero, a missing CAConfig.ForceRotate
+  re-rotates the CA);
 * ``spec_to_options(spec)`` / ``spec_diff(before, after)`` - the user-facing view and a diff with
   exactly the changed options.
 

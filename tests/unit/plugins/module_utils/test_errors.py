@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from ansible_collections.hive.swarm.plugins.module_utils._swarm import errors as e
 
-# (status, explanation as dockerd 20.10 sends it, expected class) - texts from DESIGN.md section 5.
+# (status, explanation as dockerd 20.10 sends it, expected class) - texts as dockerd sends them.
 CASES = [
     (500, "rpc error: code = Unknown desc = update out of sequence", e.UpdateConflict),
     (503, "Swarm is encrypted and locked. Please unlock it first.", e.SwarmLocked),
