@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+from ansible_collections.hive.swarm.plugins.module_utils._swarm import ports
 from ansible_collections.hive.swarm.plugins.modules import swarm_preflight
 
 MAIN = swarm_preflight.main
@@ -49,7 +50,7 @@ def free_ports(count: int) -> list[int]:
 def pid_file(tmp_path: Path) -> Iterator[str]:
     path = str(tmp_path / "preflight.pid")
     yield path
-    swarm_preflight.stop_listener(path)  # never leave a helper behind
+    ports.stop_listener(path)  # never leave a helper behind
 
 
 def listen(run_module, pid_file: str, tcp: list[int], udp: list[int], ttl: int = 60, check: bool = False):
@@ -79,7 +80,7 @@ def test_listen_probe_stop(run_module, pid_file):
     assert res["target"] == {"name": socket.gethostname(), "addr": LOCAL, "tcp": sorted([tcp1, tcp2]),
                              "udp": sorted([udp1, udp2])}
     assert Path(pid_file).read_text().strip() == str(pid)
-    assert swarm_preflight.is_listener(pid, pid_file)
+    assert ports.is_listener(pid, pid_file)
     assert pid != os.getpid() and os.getsid(pid) != os.getsid(0), "the helper runs in its own session"
 
     out = probe(run_module, [res["target"]])
@@ -92,7 +93,7 @@ def test_listen_probe_stop(run_module, pid_file):
 
     stop = run_module(MAIN, {"state": "stopped", "pid_file": pid_file})
     assert not stop.failed and not stop.changed and stop["stopped"] is True and stop["pid"] == pid
-    assert not swarm_preflight.is_listener(pid, pid_file)
+    assert not ports.is_listener(pid, pid_file)
     assert not Path(pid_file).exists()
     again = run_module(MAIN, {"state": "stopped", "pid_file": pid_file})
     assert again["stopped"] is False and again["pid"] is None
@@ -105,7 +106,7 @@ def test_check_mode_behaves_the_same(run_module, pid_file):
     tcp, udp = free_ports(2)
     res = listen(run_module, pid_file, [tcp], [udp], check=True)
     assert not res.failed and not res.changed and res["listening"] == {"tcp": [tcp], "udp": [udp]}
-    assert swarm_preflight.is_listener(res["pid"], pid_file)
+    assert ports.is_listener(res["pid"], pid_file)
     out = run_module(MAIN, {"state": "probed", "targets": [res["target"]], "timeout": 1.0}, check=True)
     assert out["failed_count"] == 0
     stop = run_module(MAIN, {"state": "stopped", "pid_file": pid_file}, check=True)
@@ -165,7 +166,7 @@ def test_listening_again_replaces_the_previous_helper(run_module, pid_file):
     assert probe(run_module, [first["target"]])["failed_count"] == 0
     second = listen(run_module, pid_file, [tcp], [udp])
     assert not second.failed and second["pid"] != first["pid"]
-    assert not swarm_preflight.is_listener(first["pid"], pid_file)
+    assert not ports.is_listener(first["pid"], pid_file)
     assert second["in_use"] == {"tcp": [], "udp": []} and second["listening"] == {"tcp": [tcp], "udp": [udp]}
     assert probe(run_module, [second["target"]])["failed_count"] == 0
 
@@ -175,8 +176,8 @@ def test_the_helper_ends_itself_after_ttl(run_module, pid_file):
     t0 = time.monotonic()
     res = listen(run_module, pid_file, [tcp], [udp], ttl=1)
     pid = res["pid"]
-    assert swarm_preflight.is_listener(pid, pid_file)
-    assert wait_until(lambda: not swarm_preflight.is_listener(pid, pid_file), 10), "helper outlived its ttl"
+    assert ports.is_listener(pid, pid_file)
+    assert wait_until(lambda: not ports.is_listener(pid, pid_file), 10), "helper outlived its ttl"
     assert time.monotonic() - t0 < 2.5
     assert wait_until(lambda: not Path(pid_file).exists(), 5), "the helper leaves its pid file behind"
     assert statuses(probe(run_module, [{"addr": LOCAL, "tcp": [tcp], "udp": [udp]}])) == {
@@ -187,7 +188,7 @@ def test_a_helper_stops_on_sigterm(run_module, pid_file):
     (tcp,) = free_ports(1)
     pid = listen(run_module, pid_file, [tcp], [])["pid"]
     os.kill(pid, 15)
-    assert wait_until(lambda: not swarm_preflight.is_listener(pid, pid_file), 5)
+    assert wait_until(lambda: not ports.is_listener(pid, pid_file), 5)
     assert wait_until(lambda: not Path(pid_file).exists(), 5)
 
 
@@ -208,10 +209,10 @@ def test_stop_signals_only_a_helper_of_this_pid_file(run_module, pid_file, tmp_p
     foreign = tmp_path / "other.pid"
     foreign.write_text(f"{pid}\n")
     res = run_module(MAIN, {"state": "stopped", "pid_file": str(foreign)})
-    assert res["stopped"] is False and swarm_preflight.is_listener(pid, pid_file)
+    assert res["stopped"] is False and ports.is_listener(pid, pid_file)
     Path(pid_file).write_text("garbage\n")
     assert run_module(MAIN, {"state": "stopped", "pid_file": pid_file})["stopped"] is False
-    assert swarm_preflight.is_listener(pid, pid_file)
+    assert ports.is_listener(pid, pid_file)
     Path(pid_file).write_text(f"{pid}\n")
     assert run_module(MAIN, {"state": "stopped", "pid_file": pid_file})["stopped"] is True
 
@@ -230,15 +231,15 @@ def test_bind_addr_that_is_not_local_fails_clearly(run_module, pid_file):
 
 
 def test_a_helper_that_does_not_start_fails_the_module(run_module, pid_file, monkeypatch):
-    monkeypatch.setattr(swarm_preflight.sys, "executable", "/nonexistent/python")
+    monkeypatch.setattr(ports.sys, "executable", "/nonexistent/python")
     res = listen(run_module, pid_file, free_ports(1), [])
     assert res.failed and res["error_type"] == "ListenerError"
     assert "cannot start the listener" in res["msg"] and "/nonexistent/python" in res["msg"]
 
 
 def test_a_helper_that_does_not_report_is_stopped(run_module, pid_file, monkeypatch):
-    monkeypatch.setattr(swarm_preflight, "HELPER", "import time\ntime.sleep(30)\n")
-    monkeypatch.setattr(swarm_preflight, "REPORT_TIMEOUT", 0.5)
+    monkeypatch.setattr(ports, "HELPER", "import time\ntime.sleep(30)\n")
+    monkeypatch.setattr(ports, "REPORT_TIMEOUT", 0.5)
     res = listen(run_module, pid_file, free_ports(1), [])
     assert res.failed and "did not bind its sockets within" in res["msg"] and "stopped it" in res["msg"]
 
@@ -312,7 +313,7 @@ def fake_socket(monkeypatch):
             sock = FakeSocket(**behaviour)
             made.append(sock)
             return sock
-        monkeypatch.setattr(swarm_preflight, "_socket", factory)
+        monkeypatch.setattr(ports, "_socket", factory)
         return made
 
     return use
@@ -320,32 +321,32 @@ def fake_socket(monkeypatch):
 
 def test_tcp_timeout_and_errors_are_classified(fake_socket):
     made = fake_socket(connect_exc=socket.timeout("timed out"))
-    assert swarm_preflight.probe_tcp(socket.AF_INET, "10.0.0.5", 2377, 3.0, None) == (
+    assert ports.probe_tcp(socket.AF_INET, "10.0.0.5", 2377, 3.0, None) == (
         "timeout", "no answer within 3.0s")
     assert made[-1].timeouts == [3.0] and made[-1].closed
     fake_socket(connect_exc=OSError(110, "Connection timed out"))
-    assert swarm_preflight.probe_tcp(socket.AF_INET, "10.0.0.5", 2377, 3.0, None)[0] == "timeout"
+    assert ports.probe_tcp(socket.AF_INET, "10.0.0.5", 2377, 3.0, None)[0] == "timeout"
     fake_socket(connect_exc=ConnectionRefusedError(111, "Connection refused"))
-    assert swarm_preflight.probe_tcp(socket.AF_INET, "10.0.0.5", 2377, 3.0, None)[0] == "refused"
+    assert ports.probe_tcp(socket.AF_INET, "10.0.0.5", 2377, 3.0, None)[0] == "refused"
     fake_socket(connect_exc=OSError(113, "No route to host"))
-    assert swarm_preflight.probe_tcp(socket.AF_INET, "10.0.0.5", 2377, 3.0, None) == (
+    assert ports.probe_tcp(socket.AF_INET, "10.0.0.5", 2377, 3.0, None) == (
         "error", "EHOSTUNREACH: No route to host")
 
 
 def test_udp_without_echo_resends_then_times_out(fake_socket):
     made = fake_socket(recv_exc=socket.timeout)
     t0 = time.monotonic()
-    status, detail = swarm_preflight.probe_udp(socket.AF_INET, "10.0.0.5", 4789, 0.4, None)
+    status, detail = ports.probe_udp(socket.AF_INET, "10.0.0.5", 4789, 0.4, None)
     took = time.monotonic() - t0
     assert status == "timeout" and "no echo within 0.4s" in detail
     sent = made[-1].sent
-    assert 2 <= len(sent) <= swarm_preflight.UDP_SENDS and len(set(sent)) == 1, "the same nonce is re-sent"
+    assert 2 <= len(sent) <= ports.UDP_SENDS and len(set(sent)) == 1, "the same nonce is re-sent"
     assert sent[0].startswith(b"hive-preflight ") and len(sent[0]) > len(b"hive-preflight ") + 8
     assert 0.35 < took < 2.0
     fake_socket(recv_exc=ConnectionRefusedError(111, "Connection refused"))
-    assert swarm_preflight.probe_udp(socket.AF_INET, "10.0.0.5", 4789, 0.4, None)[0] == "refused"
+    assert ports.probe_udp(socket.AF_INET, "10.0.0.5", 4789, 0.4, None)[0] == "refused"
     fake_socket(recv_exc=OSError(101, "Network is unreachable"))
-    assert swarm_preflight.probe_udp(socket.AF_INET, "10.0.0.5", 4789, 0.4, None) == (
+    assert ports.probe_udp(socket.AF_INET, "10.0.0.5", 4789, 0.4, None) == (
         "error", "ENETUNREACH: Network is unreachable")
 
 
@@ -354,10 +355,10 @@ def test_hundreds_of_probes_take_about_one_timeout(monkeypatch):
         time.sleep(timeout)
         return "timeout", f"no answer within {timeout}s"
 
-    monkeypatch.setattr(swarm_preflight, "PROBES", {"tcp": slow, "udp": slow})
+    monkeypatch.setattr(ports, "PROBES", {"tcp": slow, "udp": slow})
     targets = [{"name": f"h{i}", "addr": f"10.0.{i}.1", "tcp": [2377, 7946], "udp": [7946, 4789]} for i in range(60)]
     t0 = time.monotonic()
-    results = swarm_preflight.probe(swarm_preflight._targets(targets), 0.5, None)
+    results = ports.probe(ports._targets(targets), 0.5, None)
     took = time.monotonic() - t0
     assert len(results) == 240 and {r["status"] for r in results} == {"timeout"}
     assert took < 1.5, f"240 probes took {took:.1f}s"
@@ -371,7 +372,7 @@ def test_duplicate_ports_are_probed_once_and_unresolvable_names_are_errors(run_m
     def no_dns(host, *args):  # no name service traffic from unit tests
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-    monkeypatch.setattr(swarm_preflight.socket, "getaddrinfo", no_dns)
+    monkeypatch.setattr(ports.socket, "getaddrinfo", no_dns)
     (tcp,) = free_ports(1)
     out = probe(run_module, [{"name": "a", "addr": LOCAL, "tcp": [tcp, tcp]},
                              {"name": "b", "addr": "no-such-host.invalid", "tcp": [tcp]}])
@@ -380,7 +381,8 @@ def test_duplicate_ports_are_probed_once_and_unresolvable_names_are_errors(run_m
 
 
 def test_module_and_helper_are_python39_syntax():
-    source = Path(swarm_preflight.__file__).read_text()
-    ast.parse(source, feature_version=(3, 9))
-    ast.parse(swarm_preflight.HELPER, feature_version=(3, 9))
-    assert "import docker" not in source and "module_utils._swarm.client" not in source
+    for path in (swarm_preflight.__file__, ports.__file__):
+        source = Path(path).read_text()
+        ast.parse(source, feature_version=(3, 9))
+        assert "import docker" not in source and "module_utils._swarm.client" not in source
+    ast.parse(ports.HELPER, feature_version=(3, 9))
