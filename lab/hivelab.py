@@ -6,7 +6,9 @@ a bridge ``hlbr<N>`` with ``198.18.<N>.1`` on the root side and the hosts on ``1
 All state lives in ``/var/lib/hive-lab/<NAME>/``; ``down`` removes every trace of a lab.
 
 Importable (``Lab`` class) and a CLI (``lab/hivelab --help``). Needs root, iproute2, util-linux
-(nsenter, unshare, setsid), dockerd, sshd and busybox-static.
+(nsenter, unshare, setsid), dockerd, sshd and busybox-static; ``block``/``unblock`` need iptables.
+Hosts run the system's dockerd or another Docker Engine version (``ENGINES``), fetched once with apt from the
+machine's Debian mirror into ``/var/lib/hive-lab/engines/<version>/`` (apt-get, dpkg-deb).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import argparse
 import contextlib
 import errno
 import fcntl
+import hashlib
 import http.client
 import io
 import json
 import os
+import pwd
 import re
 import shlex
 import shutil
@@ -27,6 +31,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -47,6 +52,11 @@ TOOL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DOCKERD = os.environ.get("HIVELAB_DOCKERD") or shutil.which("dockerd", path=TOOL_PATH) or "/usr/sbin/dockerd"
 SSHD = shutil.which("sshd", path=TOOL_PATH) or "/usr/sbin/sshd"
 BUSYBOX = "/bin/busybox"
+IPTABLES = shutil.which("iptables", path=TOOL_PATH) or "/usr/sbin/iptables"
+# block/unblock: iptables rules in a host's network namespace carry this comment (unblock-all sweeps them all)
+BLOCK_COMMENT = "hivelab-block"
+BLOCK_PROTOS = ("tcp", "udp")
+BLOCK_CHAINS = {"in": "INPUT", "out": "OUTPUT"}  # in: traffic to the host's port; out: traffic it sends to that port
 # dockerd flags the lab sets itself (per-host paths and isolation): extra engine args may not repeat them.
 LAB_DOCKERD_FLAGS = ("--data-root", "--exec-root", "--pidfile", "--config-file", "--cgroup-parent", "--iptables",
                      "--ip6tables", "--bridge", "--storage-driver", "-g", "-p")
@@ -68,9 +78,9 @@ def _run(argv: Sequence[str], *, input_text: Optional[str] = None, check: bool =
     return proc
 
 
-def _env(mark: Optional[str] = None) -> Dict[str, str]:
+def _env(mark: Optional[str] = None, path_first: Optional[Path] = None) -> Dict[str, str]:
     env = dict(os.environ)
-    env["PATH"] = TOOL_PATH + ":" + env.get("PATH", "")
+    env["PATH"] = (f"{path_first}:" if path_first else "") + TOOL_PATH + ":" + env.get("PATH", "")
     env.pop(ENV_MARK, None)
     for var in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
         env.pop(var, None)
@@ -227,6 +237,329 @@ def _import_image(sock_path: str) -> None:
         raise LabError(f"image import via {sock_path} failed: HTTP {status} {body[:300]!r}")
 
 
+# --------------------------------------------------------------------------- Docker Engine versions
+
+# Engines a lab host can run, by major.minor: the Debian suite whose docker.io has it and the exact package
+# version pinned (checked on this project's Debian 12 machines). The system's own dockerd serves its own
+# major.minor ("system"); the others are fetched once from Debian's package registry into the engine cache
+# (<state root>/engines/<version>/, shared by all labs, kept by `down`), never installed system-wide. When
+# Debian has replaced the pinned package in the suite, the suite's docker.io of the same major.minor is used
+# (and recorded in engine.json); any other version is refused.
+ENGINES: Dict[str, Dict[str, str]] = {
+    "20.10": {"suite": "bookworm", "package": "docker.io", "pin": "20.10.24+dfsg1-1+deb12u1+b6"},
+    "26.1": {"suite": "trixie", "package": "docker.io", "pin": "26.1.5+dfsg1-9+deb13u1+b1"},
+    "28.5": {"suite": "sid", "package": "docker.io", "pin": "28.5.2+dfsg4-5"},
+}
+SYSTEM_ENGINE = "system"
+ENGINE_DIR = "engines"  # under the state root; also a reserved lab name
+# What the cache keeps of the package: dockerd plus its helpers (docker-init comes from the system: Debian's
+# docker.io links it to tini-static, and swarm services of the lab do not use --init).
+ENGINE_FILES = ("usr/sbin/dockerd", "usr/sbin/docker-proxy", "usr/bin/docker")
+APT_ETC = Path("/etc/apt")
+OS_RELEASE = Path("/etc/os-release")
+# A Debian archive URI to use instead of the one in the machine's apt sources (tests: an unreachable loopback).
+MIRROR_ENV = "HIVELAB_DEBIAN_MIRROR"
+_SYSTEM_ENGINE_CACHE: Dict[str, Optional[str]] = {}
+
+
+def _dockerd_version(binary: str) -> Optional[str]:
+    """'Docker version 28.5.2+dfsg4, build …' -> '28.5.2+dfsg4' (None when it does not run)."""
+    try:
+        proc = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30, check=False,
+                              env=_env())
+    except OSError:
+        return None
+    match = re.search(r"\bversion (\S+?),?(?:\s|$)", proc.stdout, re.I)
+    return match.group(1) if proc.returncode == 0 and match else None
+
+
+def _major_minor(version: str) -> str:
+    match = re.match(r"^(\d+)\.(\d+)", version)
+    return f"{int(match.group(1))}.{int(match.group(2))}" if match else version
+
+
+def system_engine() -> Optional[str]:
+    """major.minor of the system's dockerd (the lab's default engine), None when there is none."""
+    if "v" not in _SYSTEM_ENGINE_CACHE:
+        version = _dockerd_version(DOCKERD)
+        _SYSTEM_ENGINE_CACHE["v"] = _major_minor(version) if version else None
+    return _SYSTEM_ENGINE_CACHE["v"]
+
+
+def resolve_engine(spec: Optional[str]) -> str:
+    """'system'/None -> the system's major.minor; '28.5' -> '28.5'. Refuses versions the lab cannot run."""
+    text = (spec or SYSTEM_ENGINE).strip().lower()
+    system = system_engine()
+    if text == SYSTEM_ENGINE:
+        if not system:
+            raise LabError(f"no system dockerd ({DOCKERD}): pick an engine version ({', '.join(ENGINES)})")
+        return system
+    if re.match(r"^\d+\.\d+$", text):
+        text = _major_minor(text)
+        if text == system or text in ENGINES:
+            return text
+    known = sorted(set(ENGINES) | ({system} if system else set()), key=lambda v: tuple(map(int, v.split("."))))
+    raise LabError(f"unknown Docker Engine version {spec!r}: use {', '.join(known)} or {SYSTEM_ENGINE} "
+                   f"(major.minor)")
+
+
+def engine_cache(version: str, root: Path = STATE_ROOT) -> Path:
+    return Path(root) / ENGINE_DIR / version
+
+
+def engine_bin_dir(version: str, root: Path = STATE_ROOT) -> Optional[Path]:
+    """Directory of the engine's dockerd (and helpers); None for the system engine."""
+    return None if version == system_engine() else engine_cache(version, root) / "bin"
+
+
+def engine_info(version: str, root: Path = STATE_ROOT) -> Optional[Dict[str, Any]]:
+    """The cache record of a fetched engine (package, version, suite, mirror, sha256, ...), None if not cached."""
+    cache = engine_cache(version, root)
+    try:
+        info = json.loads((cache / "engine.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return info if os.access(cache / "bin" / "dockerd", os.X_OK) else None
+
+
+def _deb822_paragraphs(text: str) -> List[Dict[str, str]]:
+    paragraphs: List[Dict[str, str]] = []
+    fields: Dict[str, str] = {}
+    key = None
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        if not line.strip():
+            if fields:
+                paragraphs.append(fields)
+            fields, key = {}, None
+        elif line[0] in " \t" and key:
+            fields[key] += "\n" + line
+        elif ":" in line:
+            key, value = line.split(":", 1)
+            key = key.strip().lower()
+            fields[key] = value.strip()
+    if fields:
+        paragraphs.append(fields)
+    return paragraphs
+
+
+def _apt_sources(etc: Path) -> List[Dict[str, Any]]:
+    """Every deb source of the machine: deb822 *.sources and one-line sources.list / *.list entries."""
+    out: List[Dict[str, Any]] = []
+    parts = etc / "sources.list.d"
+    for path in sorted(parts.glob("*.sources")) if parts.is_dir() else []:
+        for p in _deb822_paragraphs(_read(path) or ""):
+            if p.get("enabled", "yes").lower() == "no" or "deb" not in p.get("types", "").split():
+                continue
+            out.append({"uris": p.get("uris", "").split(), "suites": p.get("suites", "").split(),
+                        "components": p.get("components", "").split(), "signed_by": p.get("signed-by"),
+                        "file": str(path)})
+    one_line = [etc / "sources.list"] + (sorted(parts.glob("*.list")) if parts.is_dir() else [])
+    for path in one_line:
+        for line in (_read(path) or "").splitlines():
+            line = line.split("#", 1)[0].strip()
+            match = re.match(r"^deb\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)\s*(.*)$", line)
+            if not match:
+                continue
+            opts = dict(o.split("=", 1) for o in (match.group(1) or "").split() if "=" in o)
+            out.append({"uris": [match.group(2)], "suites": [match.group(3)], "components": match.group(4).split(),
+                        "signed_by": opts.get("signed-by"), "file": str(path)})
+    return out
+
+
+def _os_codename(os_release: Path = OS_RELEASE) -> Optional[str]:
+    for line in (_read(os_release) or "").splitlines():
+        if line.startswith("VERSION_CODENAME="):
+            return line.split("=", 1)[1].strip().strip('"') or None
+    return None
+
+
+def debian_mirror(etc: Path = APT_ETC, os_release: Path = OS_RELEASE) -> Dict[str, Any]:
+    """The Debian archive the machine uses for its own suite (Suites: <codename>, Components: main), read from
+    its apt sources: {"uri", "signed_by", "file"}. HIVELAB_DEBIAN_MIRROR replaces the URI (keyring kept)."""
+    codename = _os_codename(os_release)
+    found = None
+    for src in _apt_sources(etc):
+        if codename in src["suites"] and "main" in src["components"] and src["uris"]:
+            found = src
+            break
+    override = os.environ.get(MIRROR_ENV)
+    if override:
+        return {"uri": override, "signed_by": found["signed_by"] if found else None, "file": MIRROR_ENV}
+    if not found:
+        raise LabError(f"no Debian archive for suite {codename or '?'} (component main) in the apt sources under "
+                       f"{etc}: the lab fetches Docker Engines from the machine's Debian mirror")
+    return {"uri": found["uris"][0], "signed_by": found["signed_by"], "file": found["file"]}
+
+
+@contextlib.contextmanager
+def _engine_lock(root: Path, log: Callable[[str], None] = print) -> Iterator[Path]:
+    """One fetch at a time per cache (labs coming up at once wait, then find the engine cached)."""
+    cache = Path(root) / ENGINE_DIR
+    cache.mkdir(parents=True, exist_ok=True)
+    fd = os.open(str(cache / ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for another fetch into {cache} ...")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield cache
+    finally:
+        os.close(fd)
+
+
+class _PrivateApt:
+    """apt-get/apt-cache with their own sources, lists, cache, status and preferences in one directory: the
+    machine's apt state is neither read for packages nor changed. Transport settings (proxies, retries) are the
+    machine's apt configuration."""
+
+    def __init__(self, base: Path, mirror: Dict[str, Any], suite: str,
+                 options: Optional[Dict[str, str]] = None) -> None:
+        self.base = base
+        for d in ("lists/partial", "cache/archives/partial", "sources.list.d", "preferences.d", "debs"):
+            (base / d).mkdir(parents=True, exist_ok=True)
+        (base / "status").write_text("")
+        arch = _run(["dpkg", "--print-architecture"]).stdout.strip()
+        lines = ["Types: deb", f"URIs: {mirror['uri']}", f"Suites: {suite}", "Components: main",
+                 f"Architectures: {arch}", "Targets: Packages"]
+        if mirror.get("signed_by"):
+            lines.append(f"Signed-By: {mirror['signed_by']}")
+        (base / "sources.list.d" / "hivelab.sources").write_text("\n".join(lines) + "\n")
+        self.options = {
+            "Dir::State::Lists": str(base / "lists"), "Dir::State::status": str(base / "status"),
+            "Dir::State::extended_states": str(base / "extended_states"), "Dir::Cache": str(base / "cache"),
+            "Dir::Etc::SourceList": str(base / "sources.list"), "Dir::Etc::SourceParts": str(base / "sources.list.d"),
+            "Dir::Etc::Preferences": str(base / "preferences"),
+            "Dir::Etc::PreferencesParts": str(base / "preferences.d"),
+            "APT::Update::Error-Mode": "any", **(options or {})}
+        # apt downloads as its sandbox user: let it write the download directory (else it warns and runs as root)
+        with contextlib.suppress(KeyError, OSError):
+            os.chmod(base, 0o755)
+            os.chown(base / "debs", pwd.getpwnam("_apt").pw_uid, -1)
+
+    def run(self, tool: str, *args: str, cwd: Optional[Path] = None, timeout: float = 600,
+            keyring: Optional[str] = None) -> str:
+        argv = [tool, "-q"] + [f"-o{k}={v}" for k, v in self.options.items()] + list(args)
+        env = {**_env(), "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"}
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, env=env,
+                                  cwd=str(cwd or self.base))
+        except subprocess.TimeoutExpired:
+            raise LabError(f"{tool} {args[0]}: no answer within {timeout:.0f}s") from None
+        if proc.returncode != 0:
+            lines = (proc.stderr + "\n" + proc.stdout).splitlines()
+            errors = [ln[3:].strip() for ln in lines  # without apt's generic summary of the failure above
+                      if ln.startswith("E: ") and not ln.startswith("E: Some index files failed")]
+            text = "; ".join(dict.fromkeys(errors)) or (proc.stderr or proc.stdout).strip() \
+                or f"{tool} rc={proc.returncode}"
+            if keyring and re.search(r"NO_PUBKEY|not signed|signatures couldn't be verified|EXPKEYSIG", text):
+                text += (f" (the suite's Release is signed with keys that {keyring} lacks: install the newest "
+                         "debian-archive-keyring of the machine's own suite; verification stays on)")
+            raise LabError(text)
+        return proc.stdout
+
+
+def fetch_engine(version: str, root: Path = STATE_ROOT, log: Callable[[str], None] = print,
+                 mirror: Optional[Dict[str, Any]] = None, apt_options: Optional[Dict[str, str]] = None) -> Path:
+    """Make sure Docker Engine ``version`` (major.minor) is in the engine cache; returns its bin directory.
+
+    Fetched once from Debian's package registry (the machine's mirror, see ``debian_mirror``) with a private
+    apt configuration, unpacked and checked (``dockerd --version``) in a temporary directory of the cache and
+    moved into place in one rename, under a lock file: no partial engine is ever left, and labs coming up at
+    once fetch once. The system engine needs nothing."""
+    version = resolve_engine(version)
+    if version == system_engine():
+        return Path(DOCKERD).parent
+    spec = ENGINES[version]
+    final = engine_cache(version, root)
+    if engine_info(version, root):
+        return final / "bin"
+    with _engine_lock(root, log) as cache:
+        if engine_info(version, root):
+            return final / "bin"
+        for stale in cache.glob(".fetch-*"):  # a fetch that died: we hold the lock, nobody else is using it
+            _rmtree(stale)
+        if final.exists():  # incomplete (no engine.json or no dockerd): replace it
+            _rmtree(final)
+        t0 = time.monotonic()
+        tmp = Path(tempfile.mkdtemp(prefix=f".fetch-{version}-", dir=str(cache)))
+        os.chmod(tmp, 0o755)  # apt's sandbox user (_apt) must reach its download directories
+        try:
+            info = _fetch_into(tmp, version, spec, mirror, apt_options, log)
+            info["seconds"] = round(time.monotonic() - t0, 1)
+            (tmp / "engine" / "engine.json").write_text(json.dumps(info, indent=2) + "\n")
+            os.chmod(tmp / "engine", 0o755)
+            os.rename(tmp / "engine", final)
+        except (LabError, OSError) as exc:
+            raise LabError(f"cannot fetch Docker Engine {version} from Debian's package registry "
+                           f"({spec['suite']}): {exc}") from None
+        finally:
+            _rmtree(tmp)
+        log(f"engine {version}: fetched {spec['package']} {info['package_version']} ({spec['suite']}) in "
+            f"{info['seconds']:.1f}s -> {final}")
+        return final / "bin"
+
+
+def engine_table(root: Path = STATE_ROOT) -> List[Dict[str, Any]]:
+    """One row per engine version the lab can run: suite, package version (pinned or cached), cache path."""
+    rows = []
+    system = system_engine()
+    if system:
+        rows.append({"engine": system, "suite": SYSTEM_ENGINE, "package": _dockerd_version(DOCKERD) or "?",
+                     "cached": DOCKERD})
+    for version, spec in ENGINES.items():
+        if version == system:
+            continue
+        info = engine_info(version, root)
+        rows.append({"engine": version, "suite": spec["suite"],
+                     "package": f"{spec['package']} {info['package_version'] if info else spec['pin']}",
+                     "cached": str(engine_cache(version, root)) if info else "-"})
+    return rows
+
+
+def _fetch_into(tmp: Path, version: str, spec: Dict[str, str], mirror: Optional[Dict[str, Any]],
+                apt_options: Optional[Dict[str, str]], log: Callable[[str], None]) -> Dict[str, Any]:
+    mirror = mirror or debian_mirror()
+    suite, package = spec["suite"], spec["package"]
+    apt = _PrivateApt(tmp / "apt", mirror, suite, apt_options)
+    log(f"engine {version}: fetching {package} from {mirror['uri']} {suite} (once; cached under "
+        f"{tmp.parent})")
+    apt.run("apt-get", "update", keyring=mirror.get("signed_by") or "the machine's apt keyring")
+    listed = re.findall(r"^\s*\S+\s*\|\s*(\S+)\s*\|", apt.run("apt-cache", "madison", package), re.M)
+    if spec["pin"] in listed:
+        chosen = spec["pin"]
+    else:
+        same = [v for v in listed if _major_minor(v) == version]
+        if not same:
+            raise LabError(f"{suite} has {package} {', '.join(listed) or 'in no version'}, not {version}.x")
+        chosen = same[0]
+        log(f"engine {version}: pinned {package} {spec['pin']} is no longer in {suite}; using {chosen}")
+    apt.run("apt-get", "download", f"{package}={chosen}", cwd=tmp / "apt" / "debs")
+    debs = list((tmp / "apt" / "debs").glob("*.deb"))
+    if len(debs) != 1:
+        raise LabError(f"apt-get download left {len(debs)} .deb files")
+    digest = hashlib.sha256(debs[0].read_bytes()).hexdigest()
+    unpacked = tmp / "unpacked"
+    _run(["dpkg-deb", "-x", str(debs[0]), str(unpacked)], timeout=300)
+    bin_dir = tmp / "engine" / "bin"
+    bin_dir.mkdir(parents=True)
+    for rel in ENGINE_FILES:
+        src = unpacked / rel
+        if src.is_file() and not src.is_symlink():
+            os.rename(src, bin_dir / src.name)
+    if not os.access(bin_dir / "dockerd", os.X_OK):
+        raise LabError(f"{debs[0].name} has no usr/sbin/dockerd")
+    got = _dockerd_version(str(bin_dir / "dockerd"))
+    if not got or _major_minor(got) != version:
+        raise LabError(f"{debs[0].name}: dockerd --version says {got or 'nothing'}, not {version}.x")
+    return {"engine": version, "dockerd_version": got, "package": package, "package_version": chosen,
+            "pinned": spec["pin"], "suite": suite, "mirror": mirror["uri"], "sources_file": mirror.get("file"),
+            "deb": debs[0].name, "sha256": digest, "files": sorted(p.name for p in bin_dir.iterdir()),
+            "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
 # --------------------------------------------------------------------------- process table
 
 
@@ -370,6 +703,16 @@ class Host:
         return self.dir / "dockerd-extra-args.json"
 
     @property
+    def engine_file(self) -> Path:
+        """The host's Docker Engine version ({"engine": "28.5"}); absent = the system's dockerd."""
+        return self.dir / "engine.json"
+
+    @property
+    def blocks_file(self) -> Path:
+        """The host's port blocks (JSON list of {port, proto, direction}), as set by ``Lab.block``."""
+        return self.dir / "blocks.json"
+
+    @property
     def cgroup(self) -> str:
         return f"/{CGROUP_PARENT}/{self.lab}/{self.name}"
 
@@ -381,6 +724,8 @@ class Host:
 def _validate_name(name: str) -> None:
     if not NAME_RE.match(name):
         raise LabError(f"bad lab name {name!r}: use [a-z][a-z0-9-]{{0,19}}")
+    if name == ENGINE_DIR:
+        raise LabError(f"bad lab name {name!r}: {STATE_ROOT}/{ENGINE_DIR} is the engine cache")
 
 
 def _validate_net(net: int) -> None:
@@ -609,38 +954,76 @@ class Lab:
             return False
 
     # ----- up
-    def up(self, managers: int = 3, workers: int = 2, timeout: float = 120, log: Callable[[str], None] = print
-           ) -> Dict[str, Any]:
-        """Bring the lab up (or repair it). Returns a report with timings."""
+    def up(self, managers: int = 3, workers: int = 2, timeout: float = 120, log: Callable[[str], None] = print,
+           engine: Optional[str] = None, host_engines: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+        """Bring the lab up (or repair it). Returns a report with timings.
+
+        ``engine``: Docker Engine version (major.minor, e.g. "28.5", or "system") of every host;
+        ``host_engines``: {host: version} for single hosts (full or short name, e.g. {"w1": "28.5"}), over
+        ``engine``. None keeps what each host of an existing lab runs (new labs: the system's dockerd). On a lab
+        that is up, a host whose engine differs from the one asked for is switched in place (``upgrade``).
+        Engines not cached yet are fetched first (see ``fetch_engine``).
+        """
         if managers < 1 or workers < 0 or managers + workers > MAX_HOSTS:
             raise LabError(f"bad shape: managers={managers} workers={workers} (1+ managers, <= {MAX_HOSTS} hosts)")
         _require_root()
+        wanted = self._plan_engines(managers, workers, engine, host_engines)
+        for version in sorted(set(wanted.values())):  # outside the state lock: other labs' up/down go on
+            fetch_engine(version, self.root, log)
         with _locked(self.root):
-            return self._up_locked(managers, workers, timeout, log)
+            return self._up_locked(managers, workers, timeout, log, wanted)
 
-    def _up_locked(self, managers: int, workers: int, timeout: float, log: Callable[[str], None]) -> Dict[str, Any]:
+    def _plan_engines(self, managers: int, workers: int, engine: Optional[str],
+                      host_engines: Optional[Dict[str, str]]) -> Dict[str, str]:
+        """{host name: engine version} for the hosts whose engine was asked for."""
+        hosts = self._make_hosts(managers, workers)
+        wanted = {h.name: resolve_engine(engine) for h in hosts} if engine else {}
+        for ref, version in (host_engines or {}).items():
+            match = [h for h in hosts if ref in (h.name, h.name[len(self.name) + 1:], h.ip)]
+            if not match:
+                raise LabError(f"engine for unknown host {ref!r} (hosts: {', '.join(h.name for h in hosts)})")
+            wanted[match[0].name] = resolve_engine(version)
+        return wanted
+
+    def _up_locked(self, managers: int, workers: int, timeout: float, log: Callable[[str], None],
+                   wanted: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
         t0 = time.monotonic()
+        wanted = wanted or {}
         state = self._load_state()
         same = bool(state) and state.get("net") == self.net and \
             (state.get("managers"), state.get("workers")) == (managers, workers)
         if same:
             self._shape = (managers, workers)
             if all(self._structure_ok(h) for h in self.hosts):
+                switched = [f"{h.name} {self.engine(h)}->{wanted[h.name]}" for h in self.hosts
+                            if h.name in wanted and wanted[h.name] != self.engine(h)]
+                for h in self.hosts:
+                    if h.name in wanted and wanted[h.name] != self.engine(h):
+                        self.upgrade(h, wanted[h.name], timeout=timeout, log=log)
                 repaired = self._repair(timeout)
                 self.write_inventory()
                 took = time.monotonic() - t0
                 log(f"lab {self.name}: already up ({len(self.hosts)} hosts"
+                    + (f", engines switched: {', '.join(switched)}" if switched else "")
                     + (f", repaired {', '.join(repaired)}" if repaired else "") + f") in {took:.1f}s")
-                return {"action": "repaired" if repaired else "noop", "seconds": took, "count": len(self.hosts)}
+                action = "switched" if switched else "repaired" if repaired else "noop"
+                return {"action": action, "seconds": took, "count": len(self.hosts), "switched": switched}
         elif state and any(self._verified_pid(h, "holder") for h in self._all_known_hosts()):
             raise LabError(f"lab {self.name} is up with net {state.get('net')} and shape "
                            f"{state.get('managers')}+{state.get('workers')}; run `down --name {self.name}` first")
         self._check_net_free(managers, workers)
+        # a lab recreated after a crash keeps its hosts' engines unless others are asked for
+        previous: Dict[str, str] = {}
+        for h in self._all_known_hosts():
+            with contextlib.suppress(LabError):
+                if h.engine_file.is_file():
+                    previous[h.name] = self.engine(h)
+        wanted = {**previous, **wanted}
         self._cleanup(quiet=True)
         self._shape = (managers, workers)
         _ensure_neighbour_room(managers + workers, log)
         try:
-            report = self._create(timeout, log)
+            report = self._create(timeout, log, wanted)
         except BaseException:
             log(f"lab {self.name}: up failed; logs stay in {self.dir}/hosts/*/ until `down`")
             raise
@@ -662,7 +1045,7 @@ class Lab:
             if a is not None and not a.strip().startswith(self._alias()):
                 raise LabError(f"interface {h.veth} exists and is not lab {self.name}'s; pick another --net")
 
-    def _create(self, timeout: float, log: Callable[[str], None]) -> Dict[str, Any]:
+    def _create(self, timeout: float, log: Callable[[str], None], wanted: Dict[str, str]) -> Dict[str, Any]:
         deadline = time.monotonic() + timeout
         t0 = time.monotonic()
         hosts = self.hosts
@@ -676,6 +1059,7 @@ class Lab:
             # from it. It lives in the data root, so `wipe` gives the host a new engine ID like a rebuilt host.
             (h.dir / "daemon.json").write_text(json.dumps({"deprecated-key-path": str(h.data_root / "key.json")})
                                                + "\n")
+            self._set_engine(h, wanted.get(h.name) or resolve_engine(None))
         _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"hivelab-{self.name}", "-f", str(self.key_path)])
         auth = self.dir / "authorized_keys"
         auth.write_text(self.key_path.with_suffix(".pub").read_text())
@@ -751,11 +1135,71 @@ class Lab:
         return ["nsenter", "-t", str(hp), "--net", "--uts", "--mount", "--"]
 
     def _dockerd_argv(self, h: Host) -> List[str]:
-        return [DOCKERD, "--data-root", str(h.data_root), "--exec-root", "/run/docker",
+        return [self.dockerd_binary(h), "--data-root", str(h.data_root), "--exec-root", "/run/docker",
                 "--pidfile", "/run/docker.pid", "-H", "unix:///run/docker.sock",
                 "--config-file", str(h.dir / "daemon.json"), "--iptables=false", "--ip6tables=false",
                 "--bridge=none", "--storage-driver=vfs", "--cgroup-parent", h.cgroup,
                 "--shutdown-timeout", "5", *self.engine_args(h)]
+
+    def engine(self, host: str | Host) -> str:
+        """The Docker Engine version (major.minor) the host is set to run, as recorded in the lab state."""
+        h = self.host(host)
+        text = _read(h.engine_file)
+        if not text:
+            return resolve_engine(None)
+        try:
+            return str(json.loads(text)["engine"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LabError(f"{h.engine_file}: not an engine record ({exc})") from None
+
+    def engines(self) -> Dict[str, str]:
+        """{host name: engine version} of every host."""
+        return {h.name: self.engine(h) for h in self.hosts}
+
+    def _set_engine(self, h: Host, version: str) -> None:
+        tmp = h.engine_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"engine": version}) + "\n")
+        tmp.replace(h.engine_file)
+
+    def dockerd_binary(self, host: str | Host) -> str:
+        """Path of the dockerd the host runs (fetched into the engine cache first if it is not there)."""
+        version = self.engine(host)
+        bin_dir = engine_bin_dir(version, self.root)
+        if bin_dir is None:
+            return DOCKERD
+        if not engine_info(version, self.root):
+            fetch_engine(version, self.root)
+        return str(bin_dir / "dockerd")
+
+    def engine_version(self, host: str | Host, timeout: float = 5) -> Dict[str, Any]:
+        """The running daemon's GET /version (``Version``, ``ApiVersion``, ``MinAPIVersion``, ...)."""
+        return self.api(host, "GET", "/version", timeout=timeout)
+
+    def upgrade(self, host: str | Host, engine: str, timeout: float = 60, log: Callable[[str], None] = print
+                ) -> Dict[str, Any]:
+        """Switch the host's Docker Engine in place: fetch it if needed, stop the engine gracefully, start the
+        other dockerd on the same data root with the same extra arguments (same node ID, same swarm
+        membership). A no-op when the engine already runs that version. Docker supports upgrades; a downgrade
+        may leave a data root the older engine cannot read."""
+        h = self.host(host)
+        version = resolve_engine(engine)
+        fetch_engine(version, self.root, log)  # before stopping anything: a failed fetch leaves the host as it is
+        before = self.engine(h)
+        running = None
+        if self.engine_up(h):
+            with contextlib.suppress(LabError, OSError):
+                running = self.engine_version(h).get("Version")
+        if before == version and running and _major_minor(running) == version:
+            return {"host": h.name, "from": running, "to": running, "action": "noop", "seconds": 0.0}
+        t0 = time.monotonic()
+        self.stop(h, timeout=timeout)
+        self._set_engine(h, version)
+        self.start(h, timeout)
+        _import_image(str(h.socket))  # normally still in the data root
+        now = self.engine_version(h).get("Version", "?")
+        took = time.monotonic() - t0
+        log(f"{h.name}: engine {running or before} -> {now} in {took:.1f}s")
+        return {"host": h.name, "from": running or before, "to": now, "action": "switched", "seconds": took}
 
     def engine_args(self, host: str | Host) -> List[str]:
         """The extra dockerd arguments the host's engine is started with ([] = none)."""
@@ -785,9 +1229,11 @@ class Lab:
         for stale in (h.dockerd_pidfile, h.containerd_pidfile):
             stale.unlink(missing_ok=True)
         argv = self._nsenter(h) + self._dockerd_argv(h)
+        # a fetched engine's helpers (docker-proxy) come first in its PATH; containerd and runc are the system's
+        bin_dir = engine_bin_dir(self.engine(h), self.root)
         with open(h.dir / "dockerd.log", "ab") as logf:
             subprocess.run(["setsid", "-f", *argv], stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, check=True,
-                           env=_env(f"{self.name}/{h.name}/engine"), cwd="/")
+                           env=_env(f"{self.name}/{h.name}/engine", path_first=bin_dir), cwd="/")
 
     def _start_sshd(self, h: Host) -> None:
         if self._verified_pid(h, "sshd"):
@@ -1003,6 +1449,90 @@ class Lab:
     def heal(self, host: str | Host) -> None:
         _run(["ip", "link", "set", self.host(host).veth, "up"])
 
+    # ----- port blocks (iptables DROP rules inside a host's network namespace)
+    def blocks(self, host: str | Host) -> List[Dict[str, Any]]:
+        """The host's port blocks as recorded: [{"port": 7946, "proto": "tcp", "direction": "in"}, ...]."""
+        text = _read(self.host(host).blocks_file)
+        if not text:
+            return []
+        try:
+            return [{"port": int(b["port"]), "proto": str(b["proto"]), "direction": str(b["direction"])}
+                    for b in json.loads(text)]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LabError(f"{self.host(host).blocks_file}: not a list of blocks ({exc})") from None
+
+    def _save_blocks(self, h: Host, blocks: List[Dict[str, Any]]) -> None:
+        if not blocks:
+            h.blocks_file.unlink(missing_ok=True)
+            return
+        tmp = h.blocks_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(blocks) + "\n")
+        tmp.replace(h.blocks_file)
+
+    def _iptables(self, h: Host, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """iptables inside the host's network namespace (only the netns: rules live there)."""
+        netns = f"/run/netns/{h.netns}"
+        if not os.path.exists(netns):
+            raise LabError(f"{h.name}: network namespace {netns} is missing (run `up` again)")
+        if not os.access(IPTABLES, os.X_OK):
+            raise LabError(f"{IPTABLES} not found: apt-get install iptables")
+        return _run(["nsenter", f"--net={netns}", "--", IPTABLES, "-w", "10", *args], check=check)
+
+    @staticmethod
+    def _block_rule(port: int, proto: str, direction: str) -> List[str]:
+        return [BLOCK_CHAINS[direction], "-p", proto, "-m", proto, "--dport", str(port), "-m", "comment",
+                "--comment", BLOCK_COMMENT, "-j", "DROP"]
+
+    @staticmethod
+    def _check_block(port: Optional[int], proto: Optional[str], direction: Optional[str]) -> None:
+        if port is not None and not 1 <= int(port) <= 65535:
+            raise LabError(f"bad port {port}: 1..65535")
+        if proto is not None and proto not in BLOCK_PROTOS:
+            raise LabError(f"bad protocol {proto!r}: {' or '.join(BLOCK_PROTOS)}")
+        if direction is not None and direction not in BLOCK_CHAINS:
+            raise LabError(f"bad direction {direction!r}: {' or '.join(BLOCK_CHAINS)}")
+
+    def block(self, host: str | Host, port: int, proto: str = "tcp", direction: str = "in") -> bool:
+        """Drop the host's traffic to ``port``/``proto`` (a firewall inside the host): ``direction`` ``in`` drops
+        what arrives for its port (INPUT), ``out`` what it sends to that port elsewhere (OUTPUT). Other hosts see
+        a timeout, not a refusal. Recorded in the lab state; returns False when the block already existed."""
+        self._check_block(port, proto, direction)
+        h = self.host(host)
+        rule = self._block_rule(int(port), proto, direction)
+        added = self._iptables(h, "-C", *rule, check=False).returncode != 0
+        if added:
+            self._iptables(h, "-I", *rule)
+        entry = {"port": int(port), "proto": proto, "direction": direction}
+        blocks = self.blocks(h)
+        if entry not in blocks:
+            self._save_blocks(h, [*blocks, entry])
+        return added
+
+    def unblock(self, host: str | Host, port: Optional[int] = None, proto: Optional[str] = None,
+                direction: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Remove the host's blocks that match (no port: all of them, including rules the record does not know
+        of). Returns the removed blocks as recorded."""
+        self._check_block(port, proto, direction)
+        h = self.host(host)
+        blocks = self.blocks(h)
+        keep, removed = [], []
+        for b in blocks:
+            match = (port is None or b["port"] == int(port)) and (proto is None or b["proto"] == proto) and \
+                (direction is None or b["direction"] == direction)
+            (removed if match else keep).append(b)
+        for b in removed:
+            rule = self._block_rule(b["port"], b["proto"], b["direction"])
+            while self._iptables(h, "-C", *rule, check=False).returncode == 0:
+                self._iptables(h, "-D", *rule)
+        if port is None and proto is None and direction is None:
+            for chain in BLOCK_CHAINS.values():
+                for line in self._iptables(h, "-S", chain).stdout.splitlines():
+                    words = shlex.split(line)
+                    if words[:1] == ["-A"] and BLOCK_COMMENT in words:
+                        self._iptables(h, "-D", *words[1:])
+        self._save_blocks(h, keep)
+        return removed
+
     def exec_argv(self, host: str | Host, argv: Sequence[str]) -> List[str]:
         """The argv that runs a command inside the host's namespaces."""
         return self._nsenter(self.host(host)) + list(argv)
@@ -1064,9 +1594,22 @@ class Lab:
                     swarm = "timeout"
                 except (LabError, OSError):
                     swarm = "?"
+            blocks = ",".join(f"{b['port']}/{b['proto']}" + ("" if b["direction"] == "in" else "(out)")
+                              for b in self.blocks(h))
+            version = api = "-"
+            if engine:
+                try:
+                    ver = self.engine_version(h, timeout=info_timeout)
+                    version, api = ver.get("Version", "?"), ver.get("ApiVersion", "?")
+                except (LabError, OSError):
+                    version = "?"
+            else:
+                version = f"({self.engine(h)})"  # not running: the version it is set to run
             rows.append({"host": h.name, "role": h.role, "ip": h.ip,
                          "holder": bool(self._verified_pid(h, "holder")), "dockerd": engine,
-                         "sshd": self.sshd_up(h), "link": "up" if self.link_up(h) else "cut", "swarm": swarm})
+                         "engine": version, "api": api, "engine_wanted": self.engine(h),
+                         "sshd": self.sshd_up(h), "link": "up" if self.link_up(h) else "cut", "swarm": swarm,
+                         "blocks": blocks or "-"})
         return rows
 
     def write_inventory(self, path: str | Path | None = None, fmt: str = "yaml",
@@ -1233,6 +1776,14 @@ def _print_table(rows: List[Dict[str, Any]], columns: Sequence[str]) -> None:
         print("  ".join(cell(r[c]).ljust(widths[c]) for c in columns).rstrip())
 
 
+def _port_proto(text: str, need_proto: bool) -> tuple:
+    """'7946/tcp' -> (7946, 'tcp'); '7946' -> (7946, None) unless a protocol is needed."""
+    match = re.match(r"^(\d{1,5})(?:/(tcp|udp))?$", text.strip().lower())
+    if not match or (need_proto and not match.group(2)):
+        raise LabError(f"bad PORT/PROTO {text!r}: e.g. 7946/tcp or 4789/udp")
+    return int(match.group(1)), match.group(2)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hivelab", description="multi-host Docker Swarm lab on one machine")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -1247,6 +1798,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--net", type=int, default=None, help="subnet 198.18.NET.0/24 (default 0, or the lab's)")
     up.add_argument("--timeout", type=float, default=120)
     up.add_argument("--json", action="store_true", help="print the report as JSON")
+    up.add_argument("--engine", metavar="VERSION", default=None,
+                    help="Docker Engine of every host: " + ", ".join(ENGINES) + " or system (major.minor; "
+                    "default: system for a new lab, unchanged for an existing one)")
+    up.add_argument("--host-engine", metavar="HOST=VERSION", action="append", default=[],
+                    help="engine of one host (e.g. w1=28.5), over --engine; repeat for more hosts")
     down = named(sub.add_parser("down", help="remove the lab and every trace of it"))
     down.add_argument("--all", action="store_true", help="every lab under " + str(STATE_ROOT))
     named(sub.add_parser("status", help="table of hosts"))
@@ -1271,6 +1827,27 @@ def _parser() -> argparse.ArgumentParser:
                       ("ip", "print the host's IP")):
         sp = named(sub.add_parser(cmd, help=text))
         sp.add_argument("host")
+    blk = named(sub.add_parser("block", help="drop a port's traffic inside a host (iptables): block HOST PORT/PROTO",
+                               description="An iptables DROP rule in the host's network namespace: with --direction "
+                               "in (default) packets to the host's PORT/PROTO are dropped, with out the packets it "
+                               "sends to PORT/PROTO on other hosts. Peers see a timeout, not a refusal."))
+    blk.add_argument("host")
+    blk.add_argument("port", metavar="PORT/PROTO", help="e.g. 7946/tcp or 4789/udp")
+    blk.add_argument("--direction", choices=sorted(BLOCK_CHAINS), default="in")
+    unb = named(sub.add_parser("unblock", help="remove a host's blocks: unblock HOST [PORT[/PROTO]] (none: all)"))
+    unb.add_argument("host")
+    unb.add_argument("port", metavar="PORT/PROTO", nargs="?", default=None,
+                     help="e.g. 7946/tcp; a bare port removes both protocols; none removes every block of the host")
+    unb.add_argument("--direction", choices=sorted(BLOCK_CHAINS), default=None)
+    upg = named(sub.add_parser("upgrade", help="switch a host's Docker Engine in place: upgrade HOST --engine VERSION",
+                               description="Stops the engine gracefully and starts the other dockerd on the same "
+                               "data root with the same extra arguments: the node keeps its ID and swarm membership."))
+    upg.add_argument("host")
+    upg.add_argument("--engine", metavar="VERSION", required=True, help=", ".join(ENGINES) + " or system")
+    upg.add_argument("--timeout", type=float, default=60)
+    sub.add_parser("engines", help="Docker Engine versions the lab can run and which are cached")
+    fetch = sub.add_parser("fetch", help="fetch Docker Engines into the cache now: fetch VERSION...")
+    fetch.add_argument("versions", metavar="VERSION", nargs="+")
     ex = named(sub.add_parser("exec", help="run a command inside a host: exec HOST -- cmd ..."))
     ex.add_argument("host")
     ex.add_argument("command", nargs=argparse.REMAINDER)
@@ -1297,13 +1874,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             for st in list_labs():
                 Lab(st["name"]).down()
             return 0
+        if args.cmd == "engines":
+            _print_table(engine_table(), ("engine", "suite", "package", "cached"))
+            return 0
+        if args.cmd == "fetch":
+            _require_root()
+            for version in args.versions:
+                print(fetch_engine(version) / "dockerd")
+            return 0
         lab = Lab(args.name, getattr(args, "net", None))
         if args.cmd == "up":
+            host_engines = {}
+            for item in args.host_engine:
+                ref, sep, version = item.partition("=")
+                if not sep or not ref or not version:
+                    raise LabError(f"bad --host-engine {item!r}: HOST=VERSION, e.g. w1=28.5")
+                host_engines[ref] = version
             report = lab.up(args.managers, args.workers, timeout=args.timeout,
-                            log=(lambda _m: None) if args.json else print)
+                            log=(lambda _m: None) if args.json else print, engine=args.engine,
+                            host_engines=host_engines)
             if args.json:
                 print(json.dumps({**report, "inventory": str(lab.inventory_path),
-                                  "hosts": [h.as_dict() for h in lab.hosts]}, indent=2))
+                                  "hosts": [{**h.as_dict(), "engine": lab.engine(h)} for h in lab.hosts]}, indent=2))
             return 0
         if args.cmd == "down":
             lab.down()
@@ -1312,11 +1904,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             others = ", ".join(s["name"] for s in list_labs()) or "none"
             raise LabError(f"lab {args.name} does not exist (labs: {others})")
         if args.cmd == "status":
-            _print_table(lab.status(), ("host", "role", "ip", "dockerd", "sshd", "link", "swarm"))
+            _print_table(lab.status(), ("host", "role", "ip", "dockerd", "engine", "api", "sshd", "link", "swarm",
+                                        "blocks"))
         elif args.cmd == "inventory":
             print(lab.write_inventory(args.output, args.format, args.python))
         elif args.cmd == "hosts":
-            print(json.dumps([h.as_dict() for h in lab.hosts], indent=2))
+            print(json.dumps([{**h.as_dict(), "engine": lab.engine(h)} for h in lab.hosts], indent=2))
         elif args.cmd == "ip":
             print(lab.host(args.host).ip)
         elif args.cmd in ("stop", "kill"):
@@ -1327,8 +1920,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if clear and extra:
                 raise LabError("--no-extra-args and extra dockerd arguments exclude each other")
             getattr(lab, args.cmd)(args.host, extra_args=[] if clear else (extra or None))
+        elif args.cmd == "upgrade":
+            _require_root()
+            report = lab.upgrade(args.host, args.engine, timeout=args.timeout)
+            if report["action"] == "noop":
+                print(f"{report['host']}: already runs {report['to']}")
         elif args.cmd in ("wipe", "cut", "heal"):
             getattr(lab, args.cmd)(args.host)
+        elif args.cmd == "block":
+            port, proto = _port_proto(args.port, need_proto=True)
+            added = lab.block(args.host, port, proto or "tcp", args.direction)
+            print(f"{lab.host(args.host).name}: {'blocked' if added else 'already blocked'} {port}/{proto} "
+                  f"({args.direction})")
+        elif args.cmd == "unblock":
+            port, proto = _port_proto(args.port, need_proto=False) if args.port else (None, None)
+            removed = lab.unblock(args.host, port, proto, args.direction)
+            print(f"{lab.host(args.host).name}: unblocked " + (", ".join(
+                f"{b['port']}/{b['proto']} ({b['direction']})" for b in removed) or "nothing recorded"))
         elif args.cmd == "ssh":
             cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
             return subprocess.call(lab.ssh_argv(args.host, *cmd))

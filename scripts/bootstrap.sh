@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything hive.swarm needs on a Debian/Ubuntu machine:
-#   - Debian packages for the lab (docker.io, openssh-server, iproute2, busybox-static, python3-docker)
+#   - Debian packages for the lab (docker.io, openssh-server, iproute2, iptables, busybox-static, python3-docker;
+#     debian-archive-keyring: the lab verifies the newer Docker Engines it fetches on first use with it)
 #   - a controller venv in .venv with requirements/dev.txt
 #   - .collections/ansible_collections/hive/swarm -> this checkout (ansible.cfg points there)
 # Fast when already done: each step checks a stamp first.
@@ -9,8 +10,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
-APT_PACKAGES=(docker.io openssh-server iproute2 busybox-static python3-docker python3-venv
-              python3-pip openssl rsync make)
+APT_PACKAGES=(docker.io openssh-server iproute2 iptables busybox-static python3-docker python3-venv
+              python3-pip openssl rsync make debian-archive-keyring)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -3,8 +3,8 @@
 Use ``lab_factory(name, net, managers, workers)`` from any test: it brings a *fresh* lab up (an
 existing lab of that name, e.g. left by an interrupted run, is taken down first) and guarantees
 ``down`` at the end of the session. Each test directory uses its own lab names and nets so
-labs never collide (tests/lab: ``labt*`` on nets 1-9). Tests are skipped with a clear reason when
-not root or when lab tools are missing.
+labs never collide (tests/lab: ``labt*`` on nets 1-9 and 57, ``labe*`` on nets 62-63). Tests are
+skipped with a clear reason when not root or when lab tools are missing.
 """
 
 from __future__ import annotations
@@ -39,20 +39,23 @@ def lab_skip_reason() -> Optional[str]:
 
 
 class LabFactory:
-    """Callable: ``factory(name, net, managers=1, workers=0)`` -> an up ``hivelab.Lab``."""
+    """Callable: ``factory(name, net, managers=1, workers=0, engine=None, host_engines=None)`` -> an up
+    ``hivelab.Lab`` (``engine``/``host_engines``: Docker Engine versions, as ``Lab.up`` takes them)."""
 
     def __init__(self) -> None:
         self.labs: Dict[str, hivelab.Lab] = {}
         self.up_seconds: Dict[str, float] = {}
 
     def __call__(self, name: str, net: int, managers: int = 1, workers: int = 0, *, fresh: bool = True,
-                 timeout: float = 180) -> hivelab.Lab:
+                 timeout: float = 180, engine: Optional[str] = None,
+                 host_engines: Optional[Dict[str, str]] = None) -> hivelab.Lab:
         lab = hivelab.Lab(name, net)
         if fresh and name not in self.labs:
             lab.down(log=lambda _msg: None)
             lab = hivelab.Lab(name, net)
         self.labs[name] = lab
-        report = lab.up(managers, workers, timeout=timeout, log=lambda _msg: None)
+        report = lab.up(managers, workers, timeout=timeout, log=lambda _msg: None, engine=engine,
+                        host_engines=host_engines)
         self.up_seconds[name] = report["seconds"]
         return lab
 

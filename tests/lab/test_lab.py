@@ -1,6 +1,7 @@
 """Tests of the lab tool itself (lab/hivelab.py): real namespaces, dockerd, sshd, swarm.
 
-Labs used here: labt1 (net 1, 3 managers + 2 workers), labt2 (net 2), labt3 (net 3), labt4 (net 4).
+Labs used here: labt1 (net 1, 3 managers + 2 workers), labt2 (net 2), labt3 (net 3), labt4 (net 4);
+test_lab_block.py: labt5 (net 57); test_lab_engines.py: labe1 (net 62), labe2 (net 63).
 """
 
 from __future__ import annotations
@@ -275,7 +276,9 @@ def test_kill_via_cli_then_up_repairs(lab5):
     assert not lab5.engine_up(w1)
     assert lab5._engine_pids(w1) == set()
     status = _cli("status", "--name", "labt1").stdout
-    assert re.search(r"^labt1-w1\s+worker\s+198\.18\.1\.14\s+down\s+up\s+up\s+-\s*$", status, re.M), status
+    # columns: host role ip dockerd engine api sshd link swarm blocks (a stopped engine: the version it is set to)
+    assert re.search(r"^labt1-w1\s+worker\s+198\.18\.1\.14\s+down\s+\(\d+\.\d+\)\s+-\s+up\s+up\s+-\s+-\s*$", status,
+                     re.M), status
     holder = int(w1.holder_pidfile.read_text())
     report = lab5.up(3, 2, log=lambda _m: None)
     assert report["action"] == "repaired"
@@ -311,8 +314,9 @@ def test_status_and_list(lab5):
     proc = _cli("status", "--name", "labt1")
     assert proc.returncode == 0
     for h in lab5.hosts:
-        assert re.search(rf"^{h.name}\s+{h.role}\s+{re.escape(h.ip)}\s+up\s+up\s+up\s+", proc.stdout, re.M)
-    assert re.search(r"^labt1-m1 .* active$", proc.stdout, re.M)
+        assert re.search(rf"^{h.name}\s+{h.role}\s+{re.escape(h.ip)}\s+up\s+\d+\.\d+\.\S+\s+1\.\d+\s+up\s+up\s+",
+                         proc.stdout, re.M)
+    assert re.search(r"^labt1-m1 .* active\s+-$", proc.stdout, re.M)  # last column: blocks (none)
     listing = _cli("list").stdout
     assert re.search(r"^labt1\tnet=1\tmanagers=3\tworkers=2\trunning=5/5$", listing, re.M), listing
 
