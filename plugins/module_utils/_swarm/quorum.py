@@ -71,3 +71,16 @@ def demote_keeps_quorum(counts: ManagerCounts, node_reachable: bool = True) -> b
         return False
     reachable_after = counts.reachable - (1 if node_reachable else 0)
     return reachable_after >= quorum_size(counts.total - 1)
+
+
+def while_away(counts: ManagerCounts, node_reachable: bool = True) -> ManagerCounts:
+    """The managers while one of them is away for a while without leaving the raft (drained, its engine
+    restarted or upgraded: rolling maintenance). Like a leave, N stays; the reachable ones drop by one unless
+    the manager is unreachable already."""
+    return ManagerCounts(total=counts.total, reachable=counts.reachable - (1 if node_reachable else 0))
+
+
+def away_keeps_quorum(counts: ManagerCounts, node_reachable: bool = True) -> bool:
+    """One manager goes away for a while (see ``while_away``): do the others keep a quorum meanwhile?
+    Fewer than 3 managers never do: 1 of 1 away leaves 0, 1 of 2 left is below the quorum of 2."""
+    return while_away(counts, node_reachable).has_quorum

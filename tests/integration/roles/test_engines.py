@@ -63,8 +63,8 @@ def test_converge_transform_and_rerun_on_engine_28(lab28: hivelab.Lab, tmp_path:
     ("20.10", "28.5", "eng2", 29),
     ("28.5", "20.10", "eng3", 31),
 ], ids=["managers-20.10-workers-28.5", "managers-28.5-workers-20.10"])
-def test_mixed_cluster_converges_and_status_shows_engines(lab_factory: Any, tmp_path: Path, managers_engine: str,
-                                                         workers_engine: str, name: str, net: int) -> None:
+def test_mixed_cluster_converges_and_status_shows_engines(
+        lab_factory: Any, tmp_path: Path, managers_engine: str, workers_engine: str, name: str, net: int) -> None:
     lab = lab_factory(name, net, managers=1, workers=2, engine=managers_engine,
                       host_engines={"w1": workers_engine, "w2": workers_engine})
     inv = write_inventory(lab, tmp_path / "inventory.yml")

@@ -38,3 +38,21 @@ def test_leave_matches_the_engine_rule(reachable, unreachable):
 )
 def test_demote_keeps_quorum(total, reachable, node_reachable, ok):
     assert q.demote_keeps_quorum(q.ManagerCounts(total, reachable), node_reachable) is ok
+
+
+@pytest.mark.parametrize(
+    ("total", "reachable", "node_reachable", "after", "ok"),
+    [(1, 1, True, 0, False), (2, 2, True, 1, False), (3, 3, True, 2, True), (3, 2, True, 1, False),
+     (3, 2, False, 2, True), (4, 4, True, 3, True), (4, 3, True, 2, False), (5, 5, True, 4, True),
+     (5, 3, True, 2, False), (5, 3, False, 3, True), (7, 5, True, 4, True)],
+)
+def test_away_keeps_quorum(total, reachable, node_reachable, after, ok):
+    counts = q.ManagerCounts(total, reachable)
+    assert q.while_away(counts, node_reachable) == q.ManagerCounts(total, after)
+    assert q.away_keeps_quorum(counts, node_reachable) is ok
+
+
+@pytest.mark.parametrize(("reachable", "unreachable"), [(r, u) for r in range(1, 8) for u in range(0, 4)])
+def test_away_of_a_reachable_manager_is_judged_like_a_leave(reachable, unreachable):
+    counts = q.ManagerCounts(reachable + unreachable, reachable)
+    assert q.away_keeps_quorum(counts) is q.leave_keeps_quorum(counts)
