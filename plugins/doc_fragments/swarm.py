@@ -58,6 +58,9 @@ options:
     description:
       - Engine API version to use, for example V(1.41).
       - V(auto) uses the Engine's own version, learnt from the first request (no extra request).
+      - A pinned version must be in the Engine's range (for example 1.24 to 1.51 for Docker Engine 28.5) and not
+        below the Docker SDK's own minimum (1.21 for docker 5.x, 1.24 for 7.x); else the module fails with
+        C(error_type=APIVersionError). Options newer than a pinned version fail with C(error_type=UnsupportedOption).
       - If not set, E(DOCKER_API_VERSION) is used.
     type: str
     default: auto

@@ -13,7 +13,9 @@ JSON line, which is parsed from Ansible's output. With ``no_log=True`` (steps th
 the steps are ``no_log`` and the results go to a 0600 file on the controller instead, so
 ``RunOutput.stdout`` can be checked for leaked secrets. The
 inventory comes from the lab with ``ansible_python_interpreter`` set to ``python``, so the same
-tests run against Debian's python3-docker (5.0.3) and the venv's docker SDK (7.x).
+tests run against Debian's python3-docker (5.0.3) and the venv's docker SDK (7.x), each on labs of
+Docker Engine 20.10, 26.1 or 28.5 (``Combo``, ``matrix()``: the gating subset, or every combination with
+``HIVE_ENGINE_MATRIX=full``).
 The independent reader (``info``/``nodes``/``node``) talks HTTP to the Engine's unix socket through
 ``hivelab`` - never through the modules or the docker SDK.
 """
@@ -28,18 +30,101 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Iterable, NamedTuple, Optional, Union
 
 import hivelab
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-# Module tests run once per docker SDK on the lab hosts:
-# id -> (interpreter on the lab hosts, lab name, lab net, expected SDK major version)
-INTERPRETERS = {
-    "sdk5": ("/usr/bin/python3", "moda1", 10, "5."),  # Debian 12 python3-docker
-    "sdk7": (str(REPO / ".venv" / "bin" / "python"), "moda2", 11, "7."),  # the controller venv
+# Module tests run on (docker SDK, Docker Engine) combinations: the SDK the modules use on the lab hosts
+# (id -> interpreter there, expected SDK major version) and the lab hosts' Engine (lab/README.md).
+SDKS = {
+    "sdk5": ("/usr/bin/python3", "5."),  # Debian 12 python3-docker 5.0.3
+    "sdk7": (str(REPO / ".venv" / "bin" / "python"), "7."),  # the controller venv's docker 7.x
 }
+ENGINES = ("20.10", "26.1", "28.5")  # API 1.41, 1.45, 1.51
+MATRIX_ENV = "HIVE_ENGINE_MATRIX"
+
+
+class Combo(NamedTuple):
+    """One (SDK, Engine) combination; ``id`` names both, e.g. ``sdk5-28.5`` (the test ids)."""
+
+    sdk: str
+    engine: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.sdk}-{self.engine}"
+
+    @property
+    def python(self) -> str:
+        return SDKS[self.sdk][0]
+
+    @property
+    def major(self) -> str:
+        return SDKS[self.sdk][1]
+
+
+# The gating run (scripts/test.sh): today's two (both SDKs on 20.10), the distro SDK against the newest
+# Engine and the venv SDK against 26.1 (~3.2 min of module tests per combination). HIVE_ENGINE_MATRIX=full:
+# every SDK x every Engine (6 combinations).
+GATING = (Combo("sdk5", "20.10"), Combo("sdk7", "20.10"), Combo("sdk5", "28.5"), Combo("sdk7", "26.1"))
+FULL = tuple(Combo(sdk, engine) for sdk in SDKS for engine in ENGINES)
+
+# Lab (name, net) per test family and combination, unique in the test suite (nets in use: tests/labfixtures.py,
+# `grep -rn "lab_factory(\|NET =" tests`): "info" = module_harness (conftest.py), "recovery" =
+# test_init_join_leave_info_recovery.py, "update" = test_update_node.py.
+LABS: dict[str, dict[str, tuple[str, int]]] = {
+    "info": {"sdk5-20.10": ("moda1", 10), "sdk7-20.10": ("moda2", 11), "sdk5-28.5": ("moda5", 32),
+             "sdk7-26.1": ("moda6", 33), "sdk5-26.1": ("moda7", 34), "sdk7-28.5": ("moda8", 35)},
+    "recovery": {"sdk5-20.10": ("moda3", 12), "sdk7-20.10": ("moda4", 13), "sdk5-28.5": ("modr5", 36),
+                 "sdk7-26.1": ("modr6", 37), "sdk5-26.1": ("modr7", 38), "sdk7-28.5": ("modr8", 39)},
+    "update": {"sdk5-20.10": ("modb1", 15), "sdk7-20.10": ("modb2", 16), "sdk5-28.5": ("modb5", 50),
+               "sdk7-26.1": ("modb6", 51), "sdk5-26.1": ("modb7", 52), "sdk7-28.5": ("modb8", 53)},
+}
+
+
+def _check_labs() -> None:
+    """Every family has a lab for every combination; no two labs share a name or a net."""
+    labs = [lab for by_combo in LABS.values() for lab in by_combo.values()]
+    if any(set(by_combo) != {combo.id for combo in FULL} for by_combo in LABS.values()):
+        raise ValueError("harness.LABS: every family needs a lab for every combination of FULL")
+    if len({lab[0] for lab in labs}) != len(labs) or len({lab[1] for lab in labs}) != len(labs):
+        raise ValueError("harness.LABS: lab names and nets must be unique")
+
+
+_check_labs()
+
+
+def matrix() -> tuple[Combo, ...]:
+    """The combinations of this run: GATING, or FULL with HIVE_ENGINE_MATRIX=full."""
+    value = os.environ.get(MATRIX_ENV, "").strip().lower()
+    if value == "full":
+        return FULL
+    if value in ("", "gating"):
+        return GATING
+    raise ValueError(f"{MATRIX_ENV}={value!r}: use 'full' (every SDK x Engine) or leave it unset (the gating subset)")
+
+
+def engine_owner(combo: Combo, combos: Iterable[Combo]) -> bool:
+    """Whether ``combo`` runs the tests of Engine-only behaviour (locked restarts, the Engine's quorum refusal...):
+    once per Engine of the run, on the SDK 5.0.3 lab of that Engine, else on the first combination that has it."""
+    same = [c for c in combos if c.engine == combo.engine]
+    return combo == next((c for c in same if c.sdk == "sdk5"), same[0] if same else combo)
+
+
+def lab_for(family: str, combo: Combo) -> tuple[str, int]:
+    return LABS[family][combo.id]
+
+
+def check_engine(lab: hivelab.Lab, engine: str) -> str:
+    """The Engine version every lab host reports (GET /version); fails unless it is ``engine``."""
+    versions = {host.name: str(lab.engine_version(host.name).get("Version") or "") for host in lab.hosts}
+    wrong = {name: v for name, v in versions.items() if not v.startswith(engine + ".")}
+    assert not wrong, f"lab {lab.name}: expected Docker Engine {engine}, got {wrong}"
+    return next(iter(versions.values()))
+
+
 STEP_KINDS = ("apply", "check", "diff", "check_diff", "read")
 MARKER = "HIVE-RESULTS "
 # 'ok: [host] => {"msg": "HIVE-RESULTS [...]"}' (one line: result format json, not pretty)
@@ -106,9 +191,10 @@ class RunOutput:
 
 
 class Harness:
-    def __init__(self, lab: hivelab.Lab, python: str, workdir: Path) -> None:
+    def __init__(self, lab: hivelab.Lab, python: str, workdir: Path, combo: Optional[Combo] = None) -> None:
         self.lab = lab
         self.python = python
+        self.combo = combo  # the (SDK, Engine) combination of the lab, when the test runs on the matrix
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.workdir, 0o700)

@@ -17,11 +17,16 @@ import re
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qs, urlparse
 
+import docker.constants
 import docker.errors
 import requests
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.tokens import digest_base36
 
 _ids = itertools.count(1)
+
+
+def _vt(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
 
 
 def new_id(prefix: str = "n") -> str:
@@ -140,10 +145,13 @@ class FakeEngine:
     """One Engine. ``network`` maps manager addresses ("ip:2377") to the swarm that answers there."""
 
     def __init__(self, hostname: str = "node1", addr: str = "10.0.0.11", api_version: str = "1.41",
-                 network: Optional[dict[str, FakeSwarm]] = None, docker_root: Optional[str] = None) -> None:
+                 network: Optional[dict[str, FakeSwarm]] = None, docker_root: Optional[str] = None,
+                 min_api_version: str = "1.12") -> None:
         self.hostname = hostname
         self.addr = addr
         self.api_version = api_version
+        # The oldest API version the Engine accepts in a request path (20.10: 1.12; 26.1 and 28.5: 1.24).
+        self.min_api_version = min_api_version
         self.network = network if network is not None else {}
         self.docker_root = docker_root
         self.state = "inactive"
@@ -206,6 +214,7 @@ class FakeEngine:
             self.bodies.append((operation, copy.deepcopy(body)))
         queued = self.failures.get(operation)
         try:
+            self._check_path_version(parsed.path)
             if queued:
                 failure = queued.pop(0)
                 if callable(failure) and not isinstance(failure, BaseException):
@@ -217,6 +226,20 @@ class FakeEngine:
             return err.status, {"message": err.message}, {"Api-Version": self.api_version}
         headers = {"Api-Version": self.api_version} if self.send_api_version_header else {}
         return 200, data, headers
+
+    def _check_path_version(self, path: str) -> None:
+        """The Engine's version middleware (moby api/server/middleware/version.go): HTTP 400 for a request path
+        version outside [min_api_version, api_version], texts as Engines 20.10 to 28.5 send them."""
+        match = re.match(r"^/v([0-9.]+)/", path)
+        if not match:
+            return
+        asked = match.group(1)
+        if _vt(asked) < _vt(self.min_api_version):
+            raise ApiFailure(400, f"client version {asked} is too old. Minimum supported API version is "
+                                  f"{self.min_api_version}, please upgrade your client to a newer version")
+        if _vt(asked) > _vt(self.api_version):
+            raise ApiFailure(400, f"client version {asked} is too new. Maximum supported API version is "
+                                  f"{self.api_version}")
 
     def _require_manager(self) -> FakeSwarm:
         if self.state == "locked":
@@ -412,12 +435,19 @@ def api_error(status: int, message: str) -> docker.errors.APIError:
 
 
 class FakeAPIClient:
-    """The subset of docker.APIClient that SwarmClient uses, backed by a FakeEngine."""
+    """The subset of docker.APIClient that SwarmClient uses, backed by a FakeEngine. Like docker-py it refuses an
+    API version below its own minimum (``MIN_API_VERSION``: the installed SDK's) before any request."""
+
+    MIN_API_VERSION = docker.constants.MINIMUM_DOCKER_API_VERSION
 
     def __init__(self, engine: FakeEngine, **kwargs: Any) -> None:
+        version = kwargs.get("version")
+        if version and _vt(version) < _vt(self.MIN_API_VERSION):
+            raise docker.errors.InvalidVersion(
+                f"API versions below {self.MIN_API_VERSION} are no longer supported by this library.")
         self.engine = engine
         self.kwargs = kwargs
-        self._version = kwargs.get("version")
+        self._version = version
         self.mounts: dict[str, Any] = {}
         engine.clients.append(self)
 

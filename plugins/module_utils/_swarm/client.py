@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import sys
 import time
 import traceback
@@ -37,6 +38,7 @@ from ansible_collections.hive.swarm.plugins.module_utils._swarm.errors import (
     WaitTimeout,
     from_api_error,
     from_tls_error,
+    sdk_refused_api_version,
 )
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.options import (
     DEFAULT_DOCKER_HOST,
@@ -82,6 +84,7 @@ _load_stdlib_distutils()
 try:
     import docker
     import requests
+    from docker import constants as docker_constants
     from docker import errors as docker_errors
     from docker.tls import TLSConfig
     from requests.adapters import HTTPAdapter
@@ -89,14 +92,19 @@ try:
     HAS_DOCKER = True
     DOCKER_IMPORT_ERROR: Optional[str] = None
     SDK_VERSION: Optional[str] = getattr(docker, "__version__", None)
+    # The oldest API version the SDK accepts (docker 5.x: 1.21, 7.x: 1.24); below it APIClient() raises
+    # InvalidVersion before any request.
+    SDK_MIN_API_VERSION: Optional[str] = getattr(docker_constants, "MINIMUM_DOCKER_API_VERSION", None)
 except ImportError:
     HAS_DOCKER = False
     DOCKER_IMPORT_ERROR = traceback.format_exc()
     SDK_VERSION = None
+    SDK_MIN_API_VERSION = None
 
 # Version used to build the APIClient before /info told us the Engine's (never sent when the
 # first call is the unversioned /info). docker-py's own minimum.
 PLACEHOLDER_API_VERSION = "1.24"
+API_VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+$")
 UPDATE_ATTEMPTS = 5
 # Polls (wait_for, poll_node) sleep POLL_FIRST, then twice as long each time, up to POLL_INTERVAL: what a
 # join or an init waits for is usually there within a few hundred milliseconds, a role change may take
@@ -195,6 +203,12 @@ class SwarmClient:
         )
 
     def _build_api(self) -> Any:
+        if self.api_version is not None and not API_VERSION_RE.match(self.api_version):
+            raise InvalidParameter(
+                f"api_version must be auto or an Engine API version such as 1.41, not {self.api_version!r}.",
+                hint="Leave api_version at auto (the default; check DOCKER_API_VERSION too) to use the Engine's own "
+                "version.",
+            )
         try:
             tls = self._tls()
             api = self._factory(
@@ -205,6 +219,8 @@ class SwarmClient:
             )
         except docker_errors.TLSParameterError as err:
             raise InvalidParameter(f"TLS options are not usable: {err}") from None
+        except docker_errors.InvalidVersion as err:
+            raise sdk_refused_api_version(str(err), self.api_version, self.sdk_version, SDK_MIN_API_VERSION) from None
         except docker_errors.DockerException as err:
             raise InvalidParameter(f"Cannot use docker_host {self.docker_host!r}: {err}") from None
         if tls:
@@ -234,6 +250,8 @@ class SwarmClient:
             ) from None
         except requests.exceptions.ConnectionError as err:
             raise EngineUnreachable(f"Cannot connect to the engine at {self.docker_host}: {err}") from None
+        except docker_errors.InvalidVersion as err:  # an SDK method newer than the pinned api_version
+            raise sdk_refused_api_version(str(err), self.api_version, self.sdk_version, SDK_MIN_API_VERSION) from None
         except docker_errors.DockerException as err:
             raise SwarmError(f"{operation} failed: {err}") from None
 
@@ -322,6 +340,7 @@ class SwarmClient:
                 found_sdk=self.sdk_version,
                 needed_api=req.api if api_old else None,
                 found_api=self.api_version,
+                pinned=not self._negotiate,
             )
 
     # ------------------------------------------------------------------ swarm

@@ -71,7 +71,8 @@ class EngineAPIError(SwarmError):
 
 
 class UnsupportedOption(SwarmError):
-    """The Docker SDK for Python or the Engine API is too old for an option that was used."""
+    """The Docker SDK for Python or the Engine API is too old for an option that was used. ``pinned``: the API
+    version in use is the user's ``api_version`` (or DOCKER_API_VERSION), not the Engine's own."""
 
     def __init__(
         self,
@@ -80,22 +81,72 @@ class UnsupportedOption(SwarmError):
         found_sdk: Optional[str],
         needed_api: Optional[str],
         found_api: Optional[str],
+        pinned: bool = False,
     ) -> None:
         parts = []
+        todo = []
         if needed_sdk:
             parts.append(f"Docker SDK for Python >= {needed_sdk} (found {found_sdk})")
-        if needed_api:
+            todo.append("upgrade the SDK on the managed host (or point ansible_python_interpreter at a Python "
+                        "that has a newer 'docker' package)")
+        if needed_api and pinned:
+            parts.append(f"Engine API >= {needed_api} (in use: {found_api}, pinned by api_version)")
+            todo.append(f"set api_version to auto (the default; unset DOCKER_API_VERSION too) so that the Engine's "
+                        f"own API version is used, or to {needed_api} or newer")
+        elif needed_api:
             parts.append(f"Engine API >= {needed_api} (found {found_api})")
+            todo.append("upgrade the Engine")
+        todo.append("do not use this option")
+        hint = ", or ".join(todo) + "."
         super().__init__(
             f"Option '{option}' needs {' and '.join(parts)}.",
-            hint="Upgrade the SDK on the managed host (or point ansible_python_interpreter at a Python that has "
-            "a newer 'docker' package) or the Engine, or do not use this option.",
+            hint=hint[0].upper() + hint[1:],
             option=option,
             needed_sdk=needed_sdk,
             found_sdk=found_sdk,
             needed_api=needed_api,
             found_api=found_api,
+            api_version_pinned=pinned,
         )
+
+
+class APIVersionError(SwarmError):
+    """The client and the Engine (or the Docker SDK for Python) cannot agree on an API version: a pinned
+    ``api_version`` below the Engine's minimum or above its maximum, or below the SDK's own minimum.
+    ``from_api_error`` builds it from the Engine's refusal, ``sdk_refused_api_version`` from the SDK's."""
+
+    AUTO = "Leave api_version at auto (the default; unset DOCKER_API_VERSION too) to use the Engine's own version"
+
+    @classmethod
+    def too_old_hint(cls, asked: str, minimum: str) -> str:
+        return (f"API version {asked} is older than this Engine's minimum {minimum}. {cls.AUTO}, or set it to "
+                f"{minimum} or newer; a Docker SDK for Python that cannot use {minimum} or newer must be upgraded "
+                "on the managed host.")
+
+    @classmethod
+    def too_new_hint(cls, asked: str, maximum: str) -> str:
+        return (f"API version {asked} is newer than this Engine's maximum {maximum}. {cls.AUTO}, or set it to "
+                f"{maximum} or older, or upgrade the Engine.")
+
+
+def sdk_refused_api_version(text: str, asked: Optional[str], sdk_version: Optional[str],
+                            sdk_minimum: Optional[str]) -> APIVersionError:
+    """The typed error for docker-py's ``InvalidVersion``, raised before any request: an API version below the
+    SDK's own minimum (``MINIMUM_DOCKER_API_VERSION``: 1.21 in docker 5.x, 1.24 in 7.x), or an SDK method the
+    pinned version does not have ("... is not available for version < 1.25")."""
+    text = text.strip()
+    found = _SDK_BELOW_RE.search(text) or _SDK_METHOD_RE.search(text)
+    minimum = found.group(1) if found else sdk_minimum
+    sdk = "The Docker SDK for Python" + (f" {sdk_version}" if sdk_version else "")
+    message = f"{sdk} refused API version {asked}" if asked else f"{sdk} refused the API version"
+    if minimum:
+        message += f": it needs {minimum} or newer"
+    return APIVersionError(
+        f"{message} ({text.rstrip('.')}).",
+        hint=APIVersionError.AUTO + (f", or set it to {minimum} or newer." if minimum else "."),
+        asked_api=asked,
+        sdk_min_api=minimum,
+    )
 
 
 class InvalidParameter(SwarmError):
@@ -181,6 +232,16 @@ class WaitTimeout(SwarmError):
 
     last: Any = None
 
+
+# The Engine's refusal of the API version in the request path (moby api/server/middleware/version.go; the same
+# text from Engine 20.10 to 28.5, HTTP 400; 28.5 sends it as text/plain to clients that ask for API < 1.24).
+_TOO_OLD_RE = re.compile(r"client version (\S+) is too old\. minimum supported api version is ([0-9.]+)",
+                         re.IGNORECASE)
+_TOO_NEW_RE = re.compile(r"client version (\S+) is too new\. maximum supported api version is ([0-9.]+)",
+                         re.IGNORECASE)
+# docker-py's InvalidVersion texts
+_SDK_BELOW_RE = re.compile(r"api versions below ([0-9.]+) are no longer supported", re.IGNORECASE)
+_SDK_METHOD_RE = re.compile(r"is not available for version < ([0-9.]+)", re.IGNORECASE)
 
 # (HTTP status or None for any, lower-case text contained in the explanation, error class, hint or None).
 # First match wins. Texts are the Engine's (dockerd 20.10 verified, same wording in current moby).
@@ -275,6 +336,16 @@ def from_api_error(status: Optional[int], explanation: Optional[str], operation:
     """Return the typed error for an Engine error response to ``operation`` (e.g. 'POST /swarm/join')."""
     text = (explanation or "").strip()
     low = text.lower()
+    message = f"{operation} failed ({status}): {text}"
+    too_old, too_new = _TOO_OLD_RE.search(text), _TOO_NEW_RE.search(text)
+    if too_old:
+        asked, minimum = too_old.group(1), too_old.group(2).rstrip(".")
+        return APIVersionError(message, hint=APIVersionError.too_old_hint(asked, minimum), status=status,
+                               explanation=text, asked_api=asked, engine_min_api=minimum)
+    if too_new:
+        asked, maximum = too_new.group(1), too_new.group(2).rstrip(".")
+        return APIVersionError(message, hint=APIVersionError.too_new_hint(asked, maximum), status=status,
+                               explanation=text, asked_api=asked, engine_max_api=maximum)
     for want_status, needle, cls, hint in _API_ERROR_TABLE:
         if want_status is not None and want_status != status:
             continue
@@ -282,5 +353,5 @@ def from_api_error(status: Optional[int], explanation: Optional[str], operation:
             continue
         if hint is None and cls is QuorumError:
             hint = QuorumError.hint_for(operation)
-        return cls(f"{operation} failed ({status}): {text}", hint=hint, status=status, explanation=text)
-    return EngineAPIError(f"{operation} failed ({status}): {text}", status=status, explanation=text)
+        return cls(message, hint=hint, status=status, explanation=text)
+    return EngineAPIError(message, status=status, explanation=text)

@@ -1,8 +1,10 @@
 """swarm_node_info, swarm_init, swarm_join, swarm_leave on real Engines (the lab), through Ansible.
 
-Runs once per docker SDK (conftest: /usr/bin/python3 = python3-docker 5.0.3, venv = docker 7.x),
-each on a fresh lab of 3 managers + 2 workers. The tests build on each other in file order:
+Runs once per (docker SDK, Docker Engine) combination (conftest: /usr/bin/python3 = python3-docker 5.0.3,
+venv = docker 7.x; Engine 20.10, 26.1 or 28.5), each on a fresh lab of 3 managers + 2 workers. The tests
+build on each other in file order:
 
+  pinned API versions on m1 (still inactive): the option gate, versions the SDK or the Engine refuses;
   m1 inits swarm A; m2 joins A as manager; w1 joins A as worker (first address refused);
   m3 inits swarm B; w2 is refused with B's token at A's manager, joins B, is refused with A's
   token, moves to A with force_rejoin; quorum refusal on m2; w1 leaves; m3 (last of B) leaves.
@@ -55,6 +57,67 @@ def test_probe_every_host(h):
         assert res["local"]["state"] == "inactive" and res["local"]["hostname"] == name
         assert res["swarm"] is None and res["swarm_unavailable"] == "This node is not part of a swarm."
         assert h.state(name)["LocalNodeState"] == "inactive"
+
+
+# API versions of the lab's Engines (GET /version: MinAPIVersion, ApiVersion; checked below) and the oldest one
+# each docker SDK accepts (docker.constants.MINIMUM_DOCKER_API_VERSION).
+ENGINE_API = {"20.10": ("1.12", "1.41"), "26.1": ("1.24", "1.45"), "28.5": ("1.24", "1.51")}
+SDK_MIN_API = {"sdk5": "1.21", "sdk7": "1.24"}
+
+
+def vt(version: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in version.split("."))
+
+
+def test_pinned_api_versions(h):
+    """api_version pinned by the user, on every Engine: the per-option gate refuses default_addr_pool (API 1.39)
+    at 1.38 before any change; a version below the SDK's minimum is refused by the SDK, one below the Engine's
+    minimum by the Engine (20.10 accepts down to 1.12, 26.1 and 28.5 only from 1.24), one above its maximum by
+    the Engine - each as APIVersionError naming the versions and what to do, never a traceback."""
+    m1 = h.host("m1")
+    version = h.lab.engine_version("m1")
+    engine_min, engine_max = ENGINE_API[h.combo.engine]
+    assert (version["MinAPIVersion"], version["ApiVersion"]) == (engine_min, engine_max)
+    sdk_min = SDK_MIN_API[h.combo.sdk]
+    pool = {"advertise_addr": m1.ip, "default_addr_pool": ["10.123.0.0/16"], "api_version": "1.38"}
+    gated = h.sequence("m1", INIT, pool, ["check", "apply"])
+    for res in gated:
+        assert res.failed and res["error_type"] == "UnsupportedOption", res.data
+        assert ("Option 'default_addr_pool' needs Engine API >= 1.39 (in use: 1.38, pinned by api_version)."
+                in res.msg)
+        assert "Set api_version to auto" in res.msg and "or to 1.39 or newer" in res.msg
+        assert res["found_api"] == "1.38" and res["needed_api"] == "1.39" and res["api_version_pinned"] is True
+    assert h.state("m1")["LocalNodeState"] == "inactive"  # the Engine was not changed
+
+    asked = ["1.12", "1.23", "1.99", "1.38"]
+    out = h.execute("m1", INFO, [({"local_only": True, "api_version": v}, "apply") for v in asked])
+    for v, res in zip(asked, out.results[m1.name]):
+        assert "Traceback" not in json.dumps(res.data), res.data
+        if vt(v) < vt(sdk_min):  # docker-py refuses it before any request
+            assert res.failed and res["error_type"] == "APIVersionError", (v, res.data)
+            assert res.msg.startswith(f"The Docker SDK for Python {h.sdk_version()} refused API version {v}: it "
+                                      f"needs {sdk_min} or newer (API versions below {sdk_min} are no longer "
+                                      "supported by this library).")
+            assert res["sdk_min_api"] == sdk_min and "status" not in res
+            assert f"Leave api_version at auto (the default; unset DOCKER_API_VERSION too) to use the Engine's own " \
+                   f"version, or set it to {sdk_min} or newer." in res.msg
+        elif vt(v) < vt(engine_min):  # sdk5 (minimum 1.21) asks 26.1/28.5 (minimum 1.24) for 1.23
+            assert res.failed and res["error_type"] == "APIVersionError", (v, res.data)
+            assert res.msg.startswith(f"GET /info failed (400): client version {v} is too old. Minimum supported API "
+                                      f"version is {engine_min}, please upgrade your client to a newer version")
+            assert f"API version {v} is older than this Engine's minimum {engine_min}. Leave api_version at auto" \
+                in res.msg
+            assert (res["status"], res["asked_api"], res["engine_min_api"]) == (400, v, engine_min)
+        elif vt(v) > vt(engine_max):
+            assert res.failed and res["error_type"] == "APIVersionError", (v, res.data)
+            assert res.msg.startswith(f"GET /info failed (400): client version {v} is too new. Maximum supported API "
+                                      f"version is {engine_max}")
+            assert f"or set it to {engine_max} or older, or upgrade the Engine." in res.msg
+            assert (res["status"], res["asked_api"], res["engine_max_api"]) == (400, v, engine_max)
+        else:  # e.g. 1.23 on 20.10 with sdk5; 1.38 everywhere
+            res.ok()
+            assert res["local"]["state"] == "inactive" and res["local"]["hostname"] == m1.name
+    assert h.state("m1")["LocalNodeState"] == "inactive"
 
 
 def test_init_first_manager(h, ctx):

@@ -1,10 +1,11 @@
 """Quorum loss on real Engines: swarm_node_info reports it, swarm_leave refuses, and swarm_init
 force_new_cluster recovers the swarm from the surviving manager (check -> apply -> re-apply -> check).
 
-Labs moda3 (net 12, /usr/bin/python3 = python3-docker 5.0.3) and moda4 (net 13, the venv's docker
-SDK 7.x), 3 managers each, the swarm built with the docker CLI. Verified here on dockerd 20.10: after
-quorum loss /info still says active + ControlAvailable with an empty Cluster and only Error set;
-GET /nodes answers 500 "The swarm does not have a leader".
+One lab per (docker SDK, Docker Engine) combination of ``harness.matrix()`` (``harness.LABS["recovery"]``:
+moda3/moda4 for SDK 5.0.3/7.x on Engine 20.10, modr5-8 for the others), 3 managers each, the swarm built with
+the docker CLI. Verified here on dockerd 20.10, 26.1 and 28.5: after quorum loss /info still says active +
+ControlAvailable with an empty Cluster and only Error set; GET /nodes answers 500 "The swarm does not have a
+leader".
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import time
 from typing import Iterator
 
 import pytest
-from harness import INTERPRETERS, Harness
+from harness import Combo, Harness, check_engine, lab_for, matrix
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 INFO = "hive.swarm.swarm_node_info"
 INIT = "hive.swarm.swarm_init"
 LEAVE = "hive.swarm.swarm_leave"
-LABS = {"sdk5": ("moda3", 12), "sdk7": ("moda4", 13)}
+COMBOS = matrix()
 
 
 def poll(what: str, predicate, timeout: float = 90) -> None:
@@ -30,14 +31,26 @@ def poll(what: str, predicate, timeout: float = 90) -> None:
         time.sleep(0.5)
 
 
-@pytest.fixture(scope="module", params=sorted(LABS))
+@pytest.fixture(scope="module", params=COMBOS, ids=[combo.id for combo in COMBOS])
 def broken(request, lab_factory, tmp_path_factory) -> Iterator[Harness]:
     """A 3-manager swarm whose m2 and m3 engines are stopped: m1 has lost its quorum."""
-    python, _name, _net, major = INTERPRETERS[request.param]
-    name, net = LABS[request.param]
-    lab = lab_factory(name, net, managers=3, workers=0)
-    h = Harness(lab, python, tmp_path_factory.mktemp(f"recovery-{request.param}"))
-    assert h.sdk_version().startswith(major)
+    combo: Combo = request.param
+    name, net = lab_for("recovery", combo)
+    lab = lab_factory(name, net, managers=3, workers=0, engine=combo.engine)
+    h = Harness(lab, combo.python, tmp_path_factory.mktemp(f"recovery-{combo.id}"), combo=combo)
+    try:
+        check_engine(lab, combo.engine)
+        assert h.sdk_version().startswith(combo.major)
+        break_quorum(lab, h)
+        yield h
+    finally:
+        print(f"[{combo.id}] {h.runs} ansible runs, {h.seconds:.1f}s")
+        lab.down(log=lambda _msg: None)
+        lab_factory.labs.pop(name, None)
+
+
+def break_quorum(lab, h: Harness) -> None:
+    """m1 inits, m2 and m3 join as managers (docker CLI), then m2 and m3 stop: m1 loses its quorum."""
     m1 = lab.host("m1")
     lab.docker(m1, "swarm", "init", "--advertise-addr", m1.ip)
     token = lab.api(m1, "GET", "/swarm")["JoinTokens"]["Manager"]
@@ -49,12 +62,6 @@ def broken(request, lab_factory, tmp_path_factory) -> Iterator[Harness]:
     lab.stop("m2")
     lab.stop("m3")
     poll("m1 to report the lost quorum", lambda: "does not have a leader" in (h.state("m1", 60).get("Error") or ""))
-    try:
-        yield h
-    finally:
-        print(f"[{request.param}] {h.runs} ansible runs, {h.seconds:.1f}s")
-        lab.down(log=lambda _msg: None)
-        lab_factory.labs.pop(name, None)
 
 
 def test_info_reports_the_lost_quorum(broken):

@@ -1,6 +1,8 @@
 """The modules against a remote Engine over TCP + TLS (dockerd --tlsverify), with certificates made here.
 
-Lab ``tls1`` (net 19): tls1-m1 serves its Engine API on ``tcp://198.18.19.11:2376`` with ``--tlsverify``
+Lab ``tls1`` (net 19, Docker Engine 20.10) and ``tls2`` (net 54, Engine 28.5; test ids ``[20.10]``, ``[28.5]``:
+the TLS stacks of Go 1.19 and 1.27, ~16 s per lab): <lab>-m1 serves its Engine API on
+``tcp://198.18.N.11:2376`` with ``--tlsverify``
 in addition to its unix socket (``Lab.start(host, extra_args=...)``) and manages a one-node swarm; the test
 makes a CA, a server certificate (SAN: the host's IP and ``engine.hive.test``), a client certificate and an
 unrelated CA with openssl. The modules run
@@ -8,7 +10,7 @@ unrelated CA with openssl. The modules run
 * on the CONTROLLER (connection local, the venv's docker SDK 7.x) with ``REQUESTS_CA_BUNDLE`` pointing at
   the unrelated CA - that variable must not replace ``ca_path``: swarm_node_info, and swarm_node labels
   check -> apply -> re-apply -> check;
-* on ANOTHER lab host, tls1-w1 (over SSH, Debian's python3-docker 5.0.3): swarm_node_info, and
+* on ANOTHER lab host, <lab>-w1 (over SSH, Debian's python3-docker 5.0.3): swarm_node_info, and
   swarm_update check -> apply -> re-apply -> check;
 
 and are refused with a TLSError that names the problem without client certificates, with a wrong CA, with
@@ -31,7 +33,7 @@ from harness import MARKER, REPO, REPORT_RE, Result
 
 pytestmark = [pytest.mark.lab]
 
-LAB, NET = "tls1", 19
+LABS = {"20.10": ("tls1", 19), "28.5": ("tls2", 54)}  # Engine -> lab name, net (tls1's net is shared with tlsinv)
 PORT = 2376
 DNS_NAME = "engine.hive.test"
 NODE_INFO, NODE, UPDATE = "hive.swarm.swarm_node_info", "hive.swarm.swarm_node", "hive.swarm.swarm_update"
@@ -109,11 +111,13 @@ class Env:
         return data
 
 
-@pytest.fixture(scope="module")
-def env(lab_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    lab = lab_factory(LAB, NET, managers=1, workers=1)
+@pytest.fixture(scope="module", params=sorted(LABS), ids=sorted(LABS))
+def env(request: pytest.FixtureRequest, lab_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    name, net = LABS[request.param]
+    lab = lab_factory(name, net, managers=1, workers=1, engine=request.param)
     try:
-        workdir = tmp_path_factory.mktemp("tls")
+        assert lab.engine_version("m1")["Version"].startswith(request.param + ".")
+        workdir = tmp_path_factory.mktemp(f"tls-{request.param}")
         os.chmod(workdir, 0o700)
         ip = lab.host("m1").ip
         certs = make_certs(workdir, ip)
@@ -128,7 +132,7 @@ def env(lab_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield Env(lab, certs, workdir)
     finally:
         lab.down(log=lambda _msg: None)
-        lab_factory.labs.pop(LAB, None)
+        lab_factory.labs.pop(name, None)
 
 
 def assert_refused(res: Result, *texts: str) -> None:
@@ -143,15 +147,16 @@ def test_from_the_controller(env: Env) -> None:
     inventory.write_text(json.dumps({"all": {"hosts": {"localhost": {
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}}))
     before = env.node()
+    m1 = env.lab.host("m1").name
     label = {"labels": {"tls": "yes"}}
     results = env.play(inventory, "localhost", [
         (NODE_INFO, {**env.tls(), "nodes": True}, "apply"),
         (NODE_INFO, env.tls(tls_hostname=DNS_NAME, local_only=True), "apply"),
         (NODE_INFO, env.tls(validate_certs=False, ca_path=None, tls=True, local_only=True), "apply"),
-        (NODE, {**env.tls(), "node": "tls1-m1", **label}, "check_diff"),
-        (NODE, {**env.tls(), "node": "tls1-m1", **label}, "diff"),
-        (NODE, {**env.tls(), "node": "tls1-m1", **label}, "diff"),
-        (NODE, {**env.tls(), "node": "tls1-m1", **label}, "check"),
+        (NODE, {**env.tls(), "node": m1, **label}, "check_diff"),
+        (NODE, {**env.tls(), "node": m1, **label}, "diff"),
+        (NODE, {**env.tls(), "node": m1, **label}, "diff"),
+        (NODE, {**env.tls(), "node": m1, **label}, "check"),
         (NODE_INFO, env.tls(client_cert=None, client_key=None, local_only=True), "apply"),
         (NODE_INFO, env.tls(ca_path=env.certs["other-ca"], local_only=True), "apply"),
         (NODE_INFO, env.tls(tls_hostname="wrong.hive.test", local_only=True), "apply"),
@@ -162,7 +167,7 @@ def test_from_the_controller(env: Env) -> None:
     info.ok()
     assert not info.changed
     assert info["local"]["state"] == "active" and info["local"]["is_manager"] is True
-    assert info["local"]["hostname"] == "tls1-m1" and info["local"]["node_addr"] == env.ip
+    assert info["local"]["hostname"] == m1 and info["local"]["node_addr"] == env.ip
     assert info["swarm"]["id"] == env.swarm()["ID"] and info["swarm_unavailable"] is None
     assert [n["id"] for n in info["nodes"]] == [before["ID"]]
     assert by_name.ok()["local"]["node_id"] == before["ID"]
@@ -188,11 +193,11 @@ def test_from_the_controller(env: Env) -> None:
 
 
 def test_from_another_host(env: Env) -> None:
-    """Debian's python3-docker 5.0.3 on tls1-w1 (over SSH) drives tls1-m1's Engine over TLS."""
+    """Debian's python3-docker 5.0.3 on <lab>-w1 (over SSH) drives <lab>-m1's Engine over TLS."""
     inventory = env.lab.write_inventory(env.workdir / "lab.yml", python="/usr/bin/python3")
     before = env.swarm()
     limit = {"task_history_retention_limit": 7}
-    results = env.play(inventory, "tls1-w1", [
+    results = env.play(inventory, env.lab.host("w1").name, [
         (NODE_INFO, env.tls(), "apply"),
         (UPDATE, {**env.tls(), **limit}, "check_diff"),
         (UPDATE, {**env.tls(), **limit}, "diff"),
@@ -203,7 +208,7 @@ def test_from_another_host(env: Env) -> None:
     ])
     info, check, apply, again, again_check, no_cert, wrong_ca = results
 
-    assert info.ok()["local"]["hostname"] == "tls1-m1" and info["local"]["is_manager"] is True
+    assert info.ok()["local"]["hostname"] == env.lab.host("m1").name and info["local"]["is_manager"] is True
     assert info["swarm"]["id"] == before["ID"]
     old = before["Spec"]["Orchestration"]["TaskHistoryRetentionLimit"]
     assert old != 7

@@ -1,11 +1,13 @@
 """swarm_update and swarm_node against real lab Engines, with both docker SDKs.
 
-Labs: modb1 (net 15, /usr/bin/python3 = Debian python3-docker 5.0.3) and modb2 (net 16, the venv's
-docker SDK 7.x); 3 managers + 3 workers each, swarm built with the docker CLI (m1 init, m2/m3 join as
+One lab per (docker SDK, Docker Engine) combination of ``harness.matrix()`` (``harness.LABS["update"]``:
+modb1/modb2 for /usr/bin/python3 = Debian python3-docker 5.0.3 / the venv's docker SDK 7.x on Engine 20.10,
+modb5-8 for the others); 3 managers + 3 workers each, swarm built with the docker CLI (m1 init, m2/m3 join as
 managers, w1/w2 as workers; w3 stays out until the token test joins it). The tests of one lab build
-on each other in file order. The SDK 5 lab runs every test with full check -> apply -> re-apply ->
-check sequences; the SDK 7 lab runs the core paths (Engine-only behaviour such as locked restarts or
-the quorum refusal is tested once). Steps are batched into few playbooks: an Ansible run costs ~2 s
+on each other in file order. The SDK 5 labs run every test with full check -> apply -> re-apply ->
+check sequences; the SDK 7 labs run the core paths. Engine-only behaviour (locked restarts, the Engine's
+quorum refusal) is tested once per Engine of the run: on its SDK 5 lab, or on its SDK 7 lab where the run has
+no SDK 5 lab of that Engine (the gating run's 26.1). Steps are batched into few playbooks: an Ansible run costs ~2 s
 plus ~1 s per step. Every module result is checked against the Engine read independently
 (raw HTTP on the Engine's socket via hivelab, never the SDK). Tokens and unlock keys are compared as
 booleans only, so no assertion message can print one.
@@ -21,22 +23,19 @@ from typing import Any, Callable, Iterator, Optional
 
 import hivelab
 import pytest
-from harness import REPO, Harness
+from harness import Combo, Harness, check_engine, engine_owner, lab_for, matrix
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 UPDATE = "hive.swarm.swarm_update"
 NODE = "hive.swarm.swarm_node"
-# id -> (interpreter on the lab hosts, lab name, net, expected SDK major)
-INTERPRETERS = {
-    "sdk5": ("/usr/bin/python3", "modb1", 15, "5."),
-    "sdk7": (str(REPO / ".venv" / "bin" / "python"), "modb2", 16, "7."),
-}
+COMBOS = matrix()
 
 
 class Env:
-    def __init__(self, sdk: str, lab: hivelab.Lab, harness: Harness) -> None:
-        self.sdk = sdk
+    def __init__(self, combo: Combo, lab: hivelab.Lab, harness: Harness) -> None:
+        self.combo = combo
+        self.sdk = combo.sdk
         self.lab = lab
         self.h = harness
         self.ids: dict[str, str] = {}
@@ -56,12 +55,18 @@ class Env:
 
     @property
     def full(self) -> bool:
-        """The SDK 5.0.3 lab runs everything; the SDK 7 lab the core paths (Engine behaviour is tested once)."""
+        """The SDK 5.0.3 labs run every step sequence in full; the SDK 7 labs the core paths."""
         return self.sdk == "sdk5"
 
-    def sdk5_only(self) -> None:
-        if not self.full:
-            pytest.skip("Engine behaviour, covered once with the Debian SDK 5.0.3 lab")
+    @property
+    def engine_checks(self) -> bool:
+        """This lab tests the Engine-only behaviour of its Engine (once per Engine of the run)."""
+        return engine_owner(self.combo, COMBOS)
+
+    def engine_once(self) -> None:
+        if not self.engine_checks:
+            owner = next(c for c in COMBOS if c.engine == self.combo.engine and engine_owner(c, COMBOS))
+            pytest.skip(f"Engine behaviour, covered once per Engine (Engine {owner.engine}: the {owner.id} lab)")
 
     def steps(self, name: str, module: str, steps: list[tuple[dict[str, Any], str]], no_log: bool = False) -> Any:
         """Several steps in one playbook on ``name``; returns (results, Ansible's output)."""
@@ -105,16 +110,30 @@ def join(env: Env, short: str, token: str) -> None:
     )
 
 
-@pytest.fixture(scope="module", params=sorted(INTERPRETERS))
+@pytest.fixture(scope="module", params=COMBOS, ids=[combo.id for combo in COMBOS])
 def env(request: pytest.FixtureRequest, lab_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    python, name, net, major = INTERPRETERS[request.param]
-    if not Path(python).exists():
-        pytest.skip(f"{python} missing")
-    lab = lab_factory(name, net, managers=3, workers=3)
-    harness = Harness(lab, python, tmp_path_factory.mktemp(f"modb-{request.param}"))
-    version = harness.sdk_version()
-    assert version.startswith(major), f"{python} has docker SDK {version}, expected {major}x"
-    e = Env(request.param, lab, harness)
+    combo: Combo = request.param
+    if not Path(combo.python).exists():
+        pytest.skip(f"{combo.python} missing")
+    name, net = lab_for("update", combo)
+    lab = lab_factory(name, net, managers=3, workers=3, engine=combo.engine)
+    harness = Harness(lab, combo.python, tmp_path_factory.mktemp(f"modb-{combo.id}"), combo=combo)
+    versions = "?"
+    try:
+        engine = check_engine(lab, combo.engine)
+        version = harness.sdk_version()
+        assert version.startswith(combo.major), f"{combo.python} has docker SDK {version}, expected {combo.major}x"
+        versions = f"docker SDK {version}, Engine {engine}"
+        yield build_swarm(Env(combo, lab, harness))
+    finally:
+        print(f"[{combo.id}] {versions}: {harness.runs} ansible runs, {harness.seconds:.1f}s")
+        lab.down(log=lambda _msg: None)
+        lab_factory.labs.pop(name, None)
+
+
+def build_swarm(e: Env) -> Env:
+    """m1 inits (docker CLI); m2, m3 join as managers (each reachable before the next), w1, w2 as workers."""
+    lab = e.lab
     lab.docker("m1", "swarm", "init", "--advertise-addr", e.ip("m1"))
     tokens = e.raw_swarm()["JoinTokens"]
     for short in ("m2", "m3", "w1", "w2"):
@@ -124,12 +143,7 @@ def env(request: pytest.FixtureRequest, lab_factory: Any, tmp_path_factory: pyte
             poll(f"{short} reachable", lambda s=short: reachability(e, s) == "reachable")
     for short in ("m1", "w1", "w2"):
         e.ids[short] = e.h.state(short)["NodeID"]
-    try:
-        yield e
-    finally:
-        print(f"[{request.param}] docker SDK {version}: {harness.runs} ansible runs, {harness.seconds:.1f}s")
-        lab.down(log=lambda _msg: None)
-        lab_factory.labs.pop(name, None)
+    return e
 
 
 def no_secrets(text: str, what: str = "output") -> None:
@@ -278,12 +292,12 @@ def test_autolock_off_and_on_returns_the_key_and_restart_is_locked(env: Env) -> 
     assert spec["EncryptionConfig"]["AutoLockManagers"] is True
     assert spec["Labels"] == {"team": "ops"} and spec["CAConfig"]["ForceRotate"] == 1
     assert env.lab.api("m1", "GET", "/swarm/unlockkey")["UnlockKey"] == key, "returned key is not the Engine's"
-    if env.full:
+    if env.engine_checks:
         restart_locked_and_unlock(env, key)
 
 
 def test_rotate_unlock_key(env: Env) -> None:
-    env.sdk5_only()
+    env.engine_once()
     old = env.lab.api("m1", "GET", "/swarm/unlockkey")["UnlockKey"]
     runs, stdout = env.steps("m1", UPDATE, [({"rotate_unlock_key": True}, "apply")], no_log=True)
     no_secrets(stdout)
@@ -358,7 +372,7 @@ def test_node_promote_and_demote(env: Env) -> None:
 
 
 def test_demotion_that_breaks_quorum_is_refused(env: Env) -> None:
-    env.sdk5_only()
+    env.engine_once()
     env.lab.stop("m3")
     try:
         poll("m3 unreachable", lambda: reachability(env, "m3") == "unreachable")

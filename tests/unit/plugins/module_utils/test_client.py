@@ -65,6 +65,83 @@ def test_explicit_api_version(engine):
     assert engine.requests == ["GET /info"]
 
 
+def test_pinned_version_below_the_engine_minimum_is_a_typed_error(engine, monkeypatch):
+    """Engines 26.1/28.5 refuse API < 1.24 (HTTP 400); an SDK whose own minimum is lower (docker 5.x: 1.21)
+    sends such a version."""
+    monkeypatch.setattr(FakeAPIClient, "MIN_API_VERSION", "1.21")
+    engine.min_api_version, engine.api_version = "1.24", "1.51"
+    client = make(engine, api_version="1.23")
+    with pytest.raises(e.APIVersionError) as exc:
+        client.info()
+    assert exc.value.status == 400 and exc.value.details == {"asked_api": "1.23", "engine_min_api": "1.24"}
+    assert "Minimum supported API version is 1.24" in exc.value.message
+    assert "Leave api_version at auto" in exc.value.hint and "set it to 1.24 or newer" in exc.value.hint
+    assert engine.requests == ["GET /info"]
+
+
+def test_pinned_version_above_the_engine_maximum_is_a_typed_error(engine):
+    client = make(engine, api_version="1.99")
+    with pytest.raises(e.APIVersionError, match=r"Maximum supported API version is 1\.41") as exc:
+        client.info()
+    assert "set it to 1.41 or older" in exc.value.hint
+
+
+def test_plain_text_refusal_is_decoded(engine):
+    """Engine 28.5 answers clients that ask for API < 1.24 in text/plain: docker-py's explanation is then bytes."""
+    text = "client version 1.23 is too old. Minimum supported API version is 1.24, please upgrade your client to a " \
+           "newer version"
+    err = api_error(400, "x")
+    err.explanation = text.encode()
+    engine.fail_next("GET /info", err)
+    with pytest.raises(e.APIVersionError) as exc:
+        make(engine, api_version="1.41").info()
+    assert exc.value.explanation == text and exc.value.details["engine_min_api"] == "1.24"
+
+
+def test_pinned_version_below_the_sdk_minimum_fails_before_any_request(engine, monkeypatch):
+    monkeypatch.setattr(c, "SDK_MIN_API_VERSION", "1.24")
+    monkeypatch.setattr(c, "SDK_VERSION", "7.1.0")
+    client = make(engine, api_version="1.12")
+    with pytest.raises(e.APIVersionError) as exc:
+        client.info()
+    assert exc.value.message.startswith(f"The Docker SDK for Python 7.1.0 refused API version 1.12: it needs "
+                                        f"{FakeAPIClient.MIN_API_VERSION} or newer (API versions below")
+    assert "Leave api_version at auto" in exc.value.hint
+    assert engine.requests == [] and engine.clients == []
+
+
+def test_sdk_method_newer_than_the_pinned_version(engine):
+    engine.make_manager()
+    client = make(engine, api_version="1.41")
+    client.info()
+
+    def refuse():
+        raise docker.errors.InvalidVersion("get_unlock_key is not available for version < 1.25")
+
+    with pytest.raises(e.APIVersionError, match=r"it needs 1\.25 or newer"):
+        client._call("GET /swarm/unlockkey", refuse)
+
+
+@pytest.mark.parametrize("version", ["abc", "1", "v1.41", "1.41.0.1", "1.4x"])
+def test_malformed_api_version_is_a_parameter_error_before_any_request(engine, version):
+    client = make(engine, api_version=version)
+    with pytest.raises(e.InvalidParameter, match=r"api_version must be auto or an Engine API version such as 1\.41"):
+        client.info()
+    assert engine.requests == []
+
+
+def test_check_option_support_with_a_pinned_version(engine):
+    engine.api_version = "1.51"
+    client = make(engine, api_version="1.38")
+    with pytest.raises(e.UnsupportedOption) as exc:
+        client.check_option_support("default_addr_pool")
+    assert exc.value.message == ("Option 'default_addr_pool' needs Engine API >= 1.39 (in use: 1.38, pinned by "
+                                 "api_version).")
+    assert exc.value.hint.startswith("Set api_version to auto")
+    assert exc.value.details["api_version_pinned"] is True
+    assert engine.requests == []  # the pinned version needs no request to know
+
+
 def test_tls_config(engine, tmp_path):
     cert, key, ca = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
     for f in (cert, key, ca):
@@ -435,6 +512,14 @@ SDK_INTERNALS = (
     "assert 'rotate_manager_unlock_key' in inspect.signature(c.update_swarm).parameters\n"
     "assert list(inspect.signature(c.merge_environment_settings).parameters) == "
     "['url', 'proxies', 'stream', 'verify', 'cert']\n"
+    "from docker.constants import MINIMUM_DOCKER_API_VERSION\n"
+    "from docker.errors import InvalidVersion\n"
+    "try:\n"
+    "    docker.APIClient(base_url='unix:///nonexistent/docker.sock', version='1.12')\n"
+    "except InvalidVersion as err:\n"
+    "    assert f'API versions below {MINIMUM_DOCKER_API_VERSION} are no longer supported' in str(err), err\n"
+    "else:\n"
+    "    raise AssertionError('no InvalidVersion for API 1.12')\n"
     "print(docker.__version__)\n"
 )
 

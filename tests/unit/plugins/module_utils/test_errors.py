@@ -32,6 +32,10 @@ CASES = [
     (400, "rpc error: code = FailedPrecondition desc = node abc is not down and can't be removed", e.NodeNotDown),
     (400, "rpc error: code = FailedPrecondition desc = node abc is a cluster manager and is a member of the raft "
           "cluster. It must be demoted to worker before removal", e.NodeIsManager),
+    # the Engine's version middleware (20.10, 26.1, 28.5): a request path version outside its range
+    (400, "client version 1.23 is too old. Minimum supported API version is 1.24, please upgrade your client to a "
+          "newer version", e.APIVersionError),
+    (400, "client version 1.99 is too new. Maximum supported API version is 1.51", e.APIVersionError),
     (500, "something new", e.EngineAPIError),
 ]
 
@@ -73,6 +77,76 @@ def test_unsupported_option_names_option_and_versions():
     assert both.message == ("Option 'unlock' needs Docker SDK for Python >= 2.7.0 (found 2.6.1) and "
                             "Engine API >= 1.25 (found 1.24).")
     assert both.result()["needed_sdk"] == "2.7.0"
+    assert "upgrade the Engine" in both.hint and "Upgrade the SDK" in both.hint and "api_version" not in both.hint
+
+
+def test_unsupported_option_with_a_pinned_api_version_says_to_unpin():
+    err = e.UnsupportedOption("default_addr_pool", needed_sdk=None, found_sdk="7.1.0", needed_api="1.39",
+                              found_api="1.38", pinned=True)
+    # the option, the version in use (and where it comes from), the minimum
+    assert err.message == ("Option 'default_addr_pool' needs Engine API >= 1.39 (in use: 1.38, pinned by "
+                           "api_version).")
+    assert err.hint == ("Set api_version to auto (the default; unset DOCKER_API_VERSION too) so that the Engine's own "
+                        "API version is used, or to 1.39 or newer, or do not use this option.")
+    assert "upgrade the Engine" not in str(err)
+    assert err.result()["api_version_pinned"] is True and err.result()["found_api"] == "1.38"
+
+
+TOO_OLD = ("client version 1.23 is too old. Minimum supported API version is 1.24, please upgrade your client to a "
+           "newer version")
+
+
+def test_engine_refusing_an_old_api_version_names_both_versions_and_what_to_do():
+    err = e.from_api_error(400, TOO_OLD, "GET /info")
+    assert err.__class__ is e.APIVersionError
+    assert err.message == f"GET /info failed (400): {TOO_OLD}"
+    assert err.hint.startswith("API version 1.23 is older than this Engine's minimum 1.24. Leave api_version at auto")
+    assert "or set it to 1.24 or newer" in err.hint and "newer Docker SDK" not in err.hint
+    assert "must be upgraded on the managed host" in err.hint
+    assert err.result() == {"error_type": "APIVersionError", "status": 400, "explanation": TOO_OLD,
+                            "asked_api": "1.23", "engine_min_api": "1.24"}
+
+
+def test_engine_refusing_a_new_api_version():
+    text = "client version 1.52 is too new. Maximum supported API version is 1.41"
+    err = e.from_api_error(400, text, "GET /info")
+    assert err.__class__ is e.APIVersionError
+    assert err.hint.startswith("API version 1.52 is newer than this Engine's maximum 1.41. Leave api_version at auto")
+    assert "or set it to 1.41 or older, or upgrade the Engine." in err.hint
+    assert err.result()["engine_max_api"] == "1.41" and "engine_min_api" not in err.result()
+
+
+@pytest.mark.parametrize(
+    ("text", "sdk", "asked", "message"),
+    [
+        # docker-py's InvalidVersion texts (APIClient() below MINIMUM_DOCKER_API_VERSION; a method newer than the
+        # pinned version)
+        ("API versions below 1.21 are no longer supported by this library.", "5.0.3", "1.12",
+         "The Docker SDK for Python 5.0.3 refused API version 1.12: it needs 1.21 or newer (API versions below 1.21 "
+         "are no longer supported by this library)."),
+        ("API versions below 1.24 are no longer supported by this library.", "7.1.0", "1.23",
+         "The Docker SDK for Python 7.1.0 refused API version 1.23: it needs 1.24 or newer (API versions below 1.24 "
+         "are no longer supported by this library)."),
+        ("get_unlock_key is not available for version < 1.25", "7.1.0", "1.24",
+         "The Docker SDK for Python 7.1.0 refused API version 1.24: it needs 1.25 or newer (get_unlock_key is not "
+         "available for version < 1.25)."),
+    ],
+)
+def test_sdk_refusing_the_api_version(text, sdk, asked, message):
+    err = e.sdk_refused_api_version(text, asked, sdk, "1.24")
+    assert err.__class__ is e.APIVersionError and err.status is None
+    assert err.message == message
+    minimum = message.split("it needs ")[1].split(" ")[0]
+    assert err.hint == ("Leave api_version at auto (the default; unset DOCKER_API_VERSION too) to use the Engine's "
+                        f"own version, or set it to {minimum} or newer.")
+    assert err.result() == {"error_type": "APIVersionError", "asked_api": asked, "sdk_min_api": minimum}
+
+
+def test_sdk_refusal_with_an_unknown_text_uses_the_sdk_minimum():
+    err = e.sdk_refused_api_version("something else", "1.2", None, "1.21")
+    assert err.message == "The Docker SDK for Python refused API version 1.2: it needs 1.21 or newer (something else)."
+    assert e.sdk_refused_api_version("x", None, None, None).message == "The Docker SDK for Python refused the API " \
+        "version (x)."
 
 
 QUORUM_TEXT = "rpc error: code = FailedPrecondition desc = can't remove member from the raft: this would result in a " \

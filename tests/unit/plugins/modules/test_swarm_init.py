@@ -157,6 +157,15 @@ def test_unsupported_option_fails_before_changing_anything(engine, run_module):
     assert engine.count("POST") == 0
 
 
+def test_option_needing_a_newer_api_than_the_pinned_one(engine, run_module):
+    engine.api_version = "1.51"
+    res = run_module(MAIN, {"default_addr_pool": ["10.9.0.0/16"], "api_version": "1.38"})
+    assert res.failed and res["error_type"] == "UnsupportedOption"
+    assert ("Option 'default_addr_pool' needs Engine API >= 1.39 (in use: 1.38, pinned by api_version). "
+            "[engine unix:///run/docker.sock on node1] Set api_version to auto") in res["msg"]
+    assert engine.count("POST") == 0 and engine.state == "inactive"
+
+
 @pytest.mark.parametrize(
     ("args", "text"),
     [({"advertise_addr": "203.0.113.77"}, "is not an address of this host"),

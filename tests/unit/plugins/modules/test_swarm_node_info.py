@@ -6,7 +6,7 @@ import json
 
 import pytest
 from ansible_collections.hive.swarm.plugins.modules import swarm_node_info
-from fakes import ApiFailure, FakeEngine
+from fakes import ApiFailure, FakeAPIClient, FakeEngine
 
 MAIN = swarm_node_info.main
 
@@ -162,3 +162,24 @@ def test_unexpected_engine_error_fails(engine, manager, run_module):
 def test_check_mode_reads_the_same(engine, manager, run_module):
     res = run_module(MAIN, {"nodes": True}, check=True)
     assert not res.changed and len(res["nodes"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("api_version", "sdk_min", "text", "fields"),
+    [
+        # below the SDK's own minimum: refused by docker-py before any request
+        ("1.12", "1.24", "The Docker SDK for Python", {"asked_api": "1.12", "sdk_min_api": "1.24"}),
+        # an SDK that sends it (docker 5.x: minimum 1.21) to an Engine whose minimum is 1.24 (26.1, 28.5)
+        ("1.23", "1.21",
+         "GET /info failed (400): client version 1.23 is too old. Minimum supported API version is 1.24",
+         {"asked_api": "1.23", "engine_min_api": "1.24", "status": 400}),
+    ],
+)
+def test_api_version_the_engine_or_sdk_refuses(engine, run_module, monkeypatch, api_version, sdk_min, text, fields):
+    monkeypatch.setattr(FakeAPIClient, "MIN_API_VERSION", sdk_min)
+    engine.min_api_version, engine.api_version = "1.24", "1.51"
+    res = run_module(MAIN, {"api_version": api_version})
+    assert res.failed and res["error_type"] == "APIVersionError"
+    assert text in res["msg"] and "Leave api_version at auto" in res["msg"]
+    assert {k: res[k] for k in fields} == fields
+    assert "Traceback" not in json.dumps(res.result)
