@@ -73,6 +73,38 @@ options:
       - On managers, return the current unlock key (a secret; V(null) when autolock is off). Set C(no_log) on the task.
     type: bool
     default: false
+  tasks:
+    description:
+      - On managers, list the swarm's tasks (RV(tasks), filtered by O(tasks_filters)), that is which node runs which
+        task of which service, and in which state. The maintenance and upgrade playbooks poll it to know when a
+        drained node runs no task any more.
+    type: bool
+    default: false
+    version_added: 0.3.0
+  tasks_filters:
+    description:
+      - Filters for O(tasks), as the Engine's C(GET /tasks) applies them.
+    type: dict
+    version_added: 0.3.0
+    suboptions:
+      node:
+        description: Node IDs or hostnames.
+        type: list
+        elements: str
+      service:
+        description: Service IDs or names.
+        type: list
+        elements: str
+      desired_state:
+        description: Only tasks with this desired state.
+        type: str
+        choices: [running, shutdown, accepted]
+  services:
+    description:
+      - On managers, list the swarm's services (RV(services)) with their mode and desired replicas.
+    type: bool
+    default: false
+    version_added: 0.3.0
   host_addresses:
     description:
       - Also return RV(host_addresses), the IPv4 addresses of the host the module runs on (Linux; no Engine request).
@@ -81,6 +113,17 @@ options:
     type: bool
     default: false
     version_added: 0.2.0
+  certificate:
+    description:
+      - Also return RV(certificate), this node's own swarm certificate
+        (C(<DockerRootDir>/swarm/certificates/swarm-node.crt), read on the host the module runs on; no Engine request
+        beyond C(GET /info)) with its expiry, issuer and subject. Works on managers and workers.
+      - The file is only read for an Engine behind a local socket (O(docker_host) C(unix://...)); otherwise, and when
+        the file is absent or unreadable, RV(certificate) is null and RV(certificate_unavailable) says why.
+      - Can be combined with O(local_only).
+    type: bool
+    default: false
+    version_added: 0.3.0
 notes:
   - "A manager that lost quorum still reports RV(local.state=active) and RV(local.control_available=true); only
     RV(local.error) shows the problem."
@@ -201,6 +244,13 @@ swarm:
     root_rotation_in_progress:
       description: Whether a root CA rotation is running.
       type: bool
+    cert_issuer_digest:
+      description:
+        - SHA-256 (hex) over the subject and public key (DER) of the CA that issues node certificates now (the swarm's
+          C(TLSInfo)). A node whose RV(nodes[].cert_issuer_digest) and RV(nodes[].root_ca_digest) equal the swarm's has
+          caught up with a root CA rotation. Null when the Engine does not report it.
+      type: str
+      version_added: 0.3.0
 swarm_unavailable:
   description: Why manager data (RV(swarm), RV(nodes), RV(node), tokens) is not available on this node; null when it is.
   returned: always
@@ -260,10 +310,74 @@ nodes:
     memory_bytes:
       description: Memory in bytes.
       type: int
+    root_ca_digest:
+      description:
+        - SHA-256 (hex) of the root CA bundle the node trusts (its C(TLSInfo.TrustRoot) text); null when not reported.
+      type: str
+      version_added: 0.3.0
+    cert_issuer_digest:
+      description: SHA-256 (hex) over the subject and public key (DER) of the CA that issued the node's certificate;
+        compare with RV(swarm.cert_issuer_digest). Null when not reported.
+      type: str
+      version_added: 0.3.0
 node:
   description: The node selected by O(node) (same fields as RV(nodes) entries), or null.
   returned: always
   type: dict
+tasks:
+  description: Tasks, when O(tasks=true) on a manager (else empty).
+  returned: always
+  type: list
+  elements: dict
+  version_added: 0.3.0
+  contains:
+    id:
+      description: Task ID.
+      type: str
+    service_id:
+      description: ID of the task's service.
+      type: str
+    node_id:
+      description: Node the task is assigned to; null while it is not assigned.
+      type: str
+    slot:
+      description: Replica slot (replicated services); null for global services.
+      type: int
+    desired_state:
+      description: The state the orchestrator wants the task in (C(running), C(shutdown), ...).
+      type: str
+    state:
+      description: The task's current state (C(running), C(shutdown), C(failed), ...).
+      type: str
+    message:
+      description: Status message, or null.
+      type: str
+    error:
+      description: Error text of a failed task, or null.
+      type: str
+services:
+  description: Services, when O(services=true) on a manager (else empty).
+  returned: always
+  type: list
+  elements: dict
+  version_added: 0.3.0
+  contains:
+    id:
+      description: Service ID.
+      type: str
+    name:
+      description: Service name.
+      type: str
+    mode:
+      description: Scheduling mode.
+      type: str
+      choices: [replicated, global, replicated-job, global-job]
+    replicas:
+      description: Desired replicas of a replicated service; null for the other modes.
+      type: int
+    labels:
+      description: Service labels.
+      type: dict
 join_tokens:
   description: Join tokens (secrets), null when not available on this node.
   returned: when O(join_tokens=true)
@@ -292,11 +406,64 @@ host_addresses:
       description: The IPv4 address of the interface that holds the default route, null when there is none.
       type: str
       sample: 10.0.0.11
+certificate:
+  description:
+    - This node's swarm certificate (public data only), null when it cannot be read (see RV(certificate_unavailable)).
+  returned: when O(certificate=true)
+  type: dict
+  version_added: 0.3.0
+  contains:
+    path:
+      description: The file read.
+      type: str
+      sample: /var/lib/docker/swarm/certificates/swarm-node.crt
+    not_before:
+      description: Start of validity, ISO 8601 UTC.
+      type: str
+      sample: "2026-03-01T12:00:00Z"
+    not_after:
+      description: End of validity, ISO 8601 UTC. The Engine renews the certificate by itself before it expires.
+      type: str
+      sample: "2026-05-30T12:00:00Z"
+    expires_in_days:
+      description: Days until RV(certificate.not_after) from now (negative when expired), two decimals.
+      type: float
+      sample: 89.5
+    expired:
+      description: Whether RV(certificate.not_after) has passed.
+      type: bool
+    serial:
+      description: Serial number, hex.
+      type: str
+    subject:
+      description: Subject attributes (C(cn), C(ou), C(o), ... as present).
+      type: dict
+      sample: {"cn": "o3gtxmnx5q9kfwcxf1p3qn2vb", "ou": "swarm-worker", "o": "7w2kfe1ptdkqjnkp4m5tmrgg4"}
+    issuer:
+      description: Issuer attributes (C(cn), C(ou), C(o), ... as present); C(cn) is C(swarm-ca) for the swarm's own CA.
+      type: dict
+      sample: {"cn": "swarm-ca"}
+    node_id:
+      description: The node ID the certificate was issued to (subject CN).
+      type: str
+    role:
+      description: The role in the certificate (subject OU C(swarm-manager) / C(swarm-worker)); null for another OU.
+      type: str
+      choices: [manager, worker]
+    cluster_id:
+      description: The swarm ID in the certificate (subject O).
+      type: str
+certificate_unavailable:
+  description: Why RV(certificate) is null (not in a swarm, remote Engine, file absent or unreadable), else null.
+  returned: when O(certificate=true)
+  type: str
+  version_added: 0.3.0
 """
 
 from typing import Any
 
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.addresses import host_ipv4_addresses
+from ansible_collections.hive.swarm.plugins.module_utils._swarm.certs import node_certificate
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.client import SwarmClient
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.errors import (
     InvalidParameter,
@@ -307,7 +474,13 @@ from ansible_collections.hive.swarm.plugins.module_utils._swarm.errors import (
     SwarmLocked,
 )
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.module import run_module
-from ansible_collections.hive.swarm.plugins.module_utils._swarm.views import local_view, node_view, swarm_view
+from ansible_collections.hive.swarm.plugins.module_utils._swarm.views import (
+    local_view,
+    node_view,
+    service_view,
+    swarm_view,
+    task_view,
+)
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "local_only": {"type": "bool", "default": False},
@@ -325,7 +498,19 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "join_tokens": {"type": "bool", "default": False, "no_log": False},
     "unlock_key": {"type": "bool", "default": False, "no_log": False},
     "host_addresses": {"type": "bool", "default": False},
+    "certificate": {"type": "bool", "default": False},
+    "tasks": {"type": "bool", "default": False},
+    "tasks_filters": {
+        "type": "dict",
+        "options": {
+            "node": {"type": "list", "elements": "str"},
+            "service": {"type": "list", "elements": "str"},
+            "desired_state": {"type": "str", "choices": ["running", "shutdown", "accepted"]},
+        },
+    },
+    "services": {"type": "bool", "default": False},
 }
+TASK_FILTER_KEYS = {"node": "node", "service": "service", "desired_state": "desired-state"}
 
 
 def unavailable_reason(local: dict[str, Any]) -> Any:
@@ -349,8 +534,10 @@ def unavailable_reason(local: dict[str, Any]) -> Any:
 
 def run(module: Any, client: SwarmClient) -> dict[str, Any]:
     p = module.params
-    if p["local_only"] and (p["nodes"] or p["node"] or p["join_tokens"] or p["unlock_key"]):
-        raise InvalidParameter("local_only cannot be combined with nodes, node, join_tokens or unlock_key.")
+    if p["local_only"] and (p["nodes"] or p["node"] or p["join_tokens"] or p["unlock_key"] or p["tasks"]
+                            or p["services"]):
+        raise InvalidParameter("local_only cannot be combined with nodes, node, join_tokens, unlock_key, tasks or "
+                               "services.")
     local = local_view(client.info())
     result: dict[str, Any] = {
         "changed": False,
@@ -359,6 +546,8 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
         "swarm_unavailable": unavailable_reason(local),
         "nodes": [],
         "node": None,
+        "tasks": [],
+        "services": [],
     }
     if p["join_tokens"]:
         result["join_tokens"] = None
@@ -366,6 +555,8 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
         result["unlock_key"] = None
     if p["host_addresses"]:
         result["host_addresses"] = host_ipv4_addresses()
+    if p["certificate"]:
+        result["certificate"], result["certificate_unavailable"] = node_certificate(client.info(), client.docker_host)
     if p["local_only"] or result["swarm_unavailable"]:
         return result
     try:
@@ -379,6 +570,11 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
                 result["node"] = node_view(client.get_node(p["node"], nodes=unfiltered))
             except NodeNotFound:
                 result["node"] = None
+        if p["tasks"]:
+            filters = {TASK_FILTER_KEYS[k]: v for k, v in (p["tasks_filters"] or {}).items() if v}
+            result["tasks"] = [task_view(t) for t in client.tasks(filters)]
+        if p["services"]:
+            result["services"] = [service_view(s) for s in client.services()]
         if p["join_tokens"]:
             result["join_tokens"] = client.join_tokens()
         if p["unlock_key"]:

@@ -8,6 +8,7 @@ init merges only non-zero spec values. Every request is recorded in ``FakeEngine
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import itertools
@@ -96,6 +97,8 @@ class FakeSwarm:
         self.default_addr_pool = ["10.0.0.0/8"]
         self.subnet_size = 24
         self.has_leader = True
+        self.tasks: list[dict[str, Any]] = []  # GET /tasks entries
+        self.services: list[dict[str, Any]] = []  # GET /services entries
 
     def cluster(self) -> dict[str, Any]:
         return {
@@ -104,12 +107,18 @@ class FakeSwarm:
             "CreatedAt": "2026-01-01T00:00:00Z",
             "UpdatedAt": "2026-01-01T00:00:01Z",
             "Spec": copy.deepcopy(self.spec),
-            "TLSInfo": {"TrustRoot": self.trust_root, "CertIssuerSubject": "x", "CertIssuerPublicKey": "y"},
+            "TLSInfo": self.tls_info(),
             "RootRotationInProgress": False,
             "DefaultAddrPool": list(self.default_addr_pool),
             "SubnetSize": self.subnet_size,
             "DataPathPort": self.data_path_port,
         }
+
+    def tls_info(self) -> dict[str, Any]:
+        """The swarm's TLSInfo (the issuer fields are base64 DER in the Engine; here base64 of stand-in bytes)."""
+        return {"TrustRoot": self.trust_root,
+                "CertIssuerSubject": base64.b64encode(b"subject " + self.trust_root.encode()).decode(),
+                "CertIssuerPublicKey": base64.b64encode(b"key " + self.trust_root.encode()).decode()}
 
     def add_node(self, hostname: str, role: str, addr: str, node_id: Optional[str] = None,
                  availability: str = "active", state: str = "ready", reachability: str = "reachable",
@@ -122,6 +131,7 @@ class FakeSwarm:
                 "Hostname": hostname,
                 "Resources": {"NanoCPUs": 2000000000, "MemoryBytes": 1 << 31},
                 "Engine": {"EngineVersion": "20.10.24+dfsg1"},
+                "TLSInfo": self.tls_info(),
             },
             "Status": {"State": state, "Addr": addr},
         }
@@ -320,6 +330,17 @@ class FakeEngine:
             if "name" in filters:
                 nodes = [n for n in nodes if any(n["Description"]["Hostname"].startswith(i) for i in filters["name"])]
             return copy.deepcopy(nodes)
+        if (method, path) == ("GET", "/tasks"):
+            swarm = self._require_manager()
+            filters = json.loads(params.get("filters", "{}"))
+            tasks = swarm.tasks
+            if "node" in filters:
+                tasks = [t for t in tasks if t.get("NodeID") in filters["node"]]
+            if "desired-state" in filters:
+                tasks = [t for t in tasks if t.get("DesiredState") in filters["desired-state"]]
+            return copy.deepcopy(tasks)
+        if (method, path) == ("GET", "/services"):
+            return copy.deepcopy(self._require_manager().services)
         match = re.fullmatch(r"/nodes/([^/]+)(/update)?", path)
         if match:
             swarm = self._require_manager()
@@ -527,6 +548,16 @@ class FakeAPIClient:
 
     def inspect_node(self, node_id: str) -> Any:
         return self._call("GET", f"/nodes/{node_id}")
+
+    def tasks(self, filters: Optional[dict[str, Any]] = None) -> Any:
+        query = ""
+        if filters:
+            norm = {k: v if isinstance(v, list) else [v] for k, v in filters.items()}
+            query = "?filters=" + json.dumps(norm)
+        return self._call("GET", f"/tasks{query}")
+
+    def services(self, filters: Optional[dict[str, Any]] = None, status: Optional[bool] = None) -> Any:
+        return self._call("GET", "/services")
 
     def update_node(self, node_id: str, version: int, node_spec: Any = None) -> bool:
         self._call("POST", f"/nodes/{node_id}/update?version={version}", node_spec)

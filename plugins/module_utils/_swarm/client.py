@@ -449,6 +449,15 @@ class SwarmClient:
         clean = {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
         return self._call("GET /nodes", self.api.nodes, filters=clean or None) or []
 
+    def tasks(self, filters: Optional[dict[str, Any]] = None) -> list[dict[str, Any]]:
+        """GET /tasks (manager only), optional filters (node, service, desired-state, ...)."""
+        clean = {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
+        return self._call("GET /tasks", self.api.tasks, filters=clean or None) or []
+
+    def services(self) -> list[dict[str, Any]]:
+        """GET /services (manager only)."""
+        return self._call("GET /services", self.api.services) or []
+
     def inspect_node(self, node_id: str) -> dict[str, Any]:
         return self._call("GET /nodes/{id}", self.api.inspect_node, node_id)
 

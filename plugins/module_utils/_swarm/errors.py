@@ -233,6 +233,12 @@ class WaitTimeout(SwarmError):
     last: Any = None
 
 
+class CertificateError(SwarmError):
+    """A certificate file could not be read or parsed (module_utils/_swarm/certs.py)."""
+
+    hint = "The node's swarm certificate is under <DockerRootDir>/swarm/certificates; the Engine renews it itself."
+
+
 # The Engine's refusal of the API version in the request path (moby api/server/middleware/version.go; the same
 # text from Engine 20.10 to 28.5, HTTP 400; 28.5 sends it as text/plain to clients that ask for API < 1.24).
 _TOO_OLD_RE = re.compile(r"client version (\S+) is too old\. minimum supported api version is ([0-9.]+)",

@@ -5,6 +5,9 @@ No secrets: join tokens and the unlock key are never part of these views."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 from typing import Any, Optional
 
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.spec import spec_to_options
@@ -35,12 +38,35 @@ def local_view(info: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def cert_issuer_digest(tls_info: Optional[dict[str, Any]]) -> Optional[str]:
+    """Hex SHA-256 over the issuer's subject and public key (DER, as the Engine's TLSInfo carries them base64
+    encoded in CertIssuerSubject and CertIssuerPublicKey); None when the Engine reports neither. Equal digests mean
+    the same issuer: a node has caught up with a root CA rotation when its digest equals the swarm's."""
+    tls_info = tls_info or {}
+    subject, public_key = tls_info.get("CertIssuerSubject") or "", tls_info.get("CertIssuerPublicKey") or ""
+    if not subject and not public_key:
+        return None
+    digest = hashlib.sha256()
+    for part in (subject, public_key):
+        try:
+            digest.update(base64.b64decode(part))
+        except (binascii.Error, ValueError):  # not base64: hash the text, equality still holds
+            digest.update(str(part).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def trust_root_digest(tls_info: Optional[dict[str, Any]]) -> Optional[str]:
+    """Hex SHA-256 of a TLSInfo's TrustRoot (the PEM text as the Engine returns it), None when empty."""
+    trust_root = (tls_info or {}).get("TrustRoot") or ""
+    return ca_digest(trust_root) if trust_root else None
+
+
 def swarm_view(cluster: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
     """The swarm object (from /info Swarm.Cluster or GET /swarm) without JoinTokens. None when there
     is none - also for the empty object /info shows on a manager that lost its quorum."""
     if not cluster or not cluster.get("ID"):
         return None
-    trust_root = (cluster.get("TLSInfo") or {}).get("TrustRoot") or ""
+    tls_info = cluster.get("TLSInfo") or {}
     return {
         "id": cluster.get("ID"),
         "version": (cluster.get("Version") or {}).get("Index"),
@@ -50,7 +76,8 @@ def swarm_view(cluster: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
         "data_path_port": cluster.get("DataPathPort"),
         "default_addr_pool": list(cluster.get("DefaultAddrPool") or []),
         "subnet_size": cluster.get("SubnetSize"),
-        "root_ca_digest": ca_digest(trust_root) if trust_root else None,
+        "root_ca_digest": trust_root_digest(tls_info),
+        "cert_issuer_digest": cert_issuer_digest(tls_info),
         "root_rotation_in_progress": bool(cluster.get("RootRotationInProgress")),
     }
 
@@ -80,4 +107,48 @@ def node_view(node: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
         "engine_version": (desc.get("Engine") or {}).get("EngineVersion"),
         "nano_cpus": resources.get("NanoCPUs"),
         "memory_bytes": resources.get("MemoryBytes"),
+        "root_ca_digest": trust_root_digest(desc.get("TLSInfo")),
+        "cert_issuer_digest": cert_issuer_digest(desc.get("TLSInfo")),
+    }
+
+
+def task_view(task: dict[str, Any]) -> dict[str, Any]:
+    """One entry of GET /tasks in snake_case: where it runs and in which state (no spec, no secrets)."""
+    status = task.get("Status") or {}
+    return {
+        "id": task.get("ID"),
+        "service_id": task.get("ServiceID"),
+        "node_id": task.get("NodeID") or None,
+        "slot": task.get("Slot"),
+        "desired_state": task.get("DesiredState"),
+        "state": status.get("State"),
+        "message": status.get("Message") or None,
+        "error": status.get("Err") or None,
+    }
+
+
+def service_mode(spec: dict[str, Any]) -> tuple[str, Optional[int]]:
+    """(mode, desired replicas): ``replicated`` (Replicas, 1 when the spec leaves it out, as the Engine does),
+    ``global``, ``replicated-job`` or ``global-job`` (replicas None for the last three)."""
+    mode = spec.get("Mode") or {}
+    if "Global" in mode:
+        return "global", None
+    if "GlobalJob" in mode:
+        return "global-job", None
+    if "ReplicatedJob" in mode:
+        return "replicated-job", None
+    replicas = (mode.get("Replicated") or {}).get("Replicas")
+    return "replicated", 1 if replicas is None else int(replicas)
+
+
+def service_view(service: dict[str, Any]) -> dict[str, Any]:
+    """One entry of GET /services in snake_case: its name and how many tasks it wants (no spec details)."""
+    spec = service.get("Spec") or {}
+    mode, replicas = service_mode(spec)
+    return {
+        "id": service.get("ID"),
+        "name": spec.get("Name"),
+        "mode": mode,
+        "replicas": replicas,
+        "labels": dict(spec.get("Labels") or {}),
     }

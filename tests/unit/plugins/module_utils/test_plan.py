@@ -120,7 +120,8 @@ def node(node_id: str, hostname: str, role: str = "worker", state: str = "ready"
             "labels": dict(labels or {}), "state": state, "message": None, "addr": addr,
             "manager_reachability": reachability if manager else None,
             "manager_addr": (manager_addr or f"{addr}:2377") if manager else None, "leader": leader and manager,
-            "engine_version": version, "nano_cpus": 2000000000, "memory_bytes": 2147483648}
+            "engine_version": version, "nano_cpus": 2000000000, "memory_bytes": 2147483648,
+            "root_ca_digest": "r1", "cert_issuer_digest": "i1"}
 
 
 def members(managers=("m1",), workers=(), leader: Optional[str] = None, **changes: dict[str, Any]) -> list[dict]:

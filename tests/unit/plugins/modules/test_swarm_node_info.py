@@ -39,7 +39,8 @@ def test_local_only_is_exactly_one_request_and_includes_the_swarm_on_managers(en
     assert res["swarm"]["id"] == swarm.id and res["swarm_unavailable"] is None
 
 
-@pytest.mark.parametrize("extra", [{"nodes": True}, {"node": "w1"}, {"join_tokens": True}, {"unlock_key": True}])
+@pytest.mark.parametrize("extra", [{"nodes": True}, {"node": "w1"}, {"join_tokens": True}, {"unlock_key": True},
+                                   {"tasks": True}, {"services": True}])
 def test_local_only_refuses_other_reads(engine, run_module, extra):
     res = run_module(MAIN, {"local_only": True, **extra})
     assert res.failed and res["error_type"] == "InvalidParameter"
@@ -183,3 +184,21 @@ def test_api_version_the_engine_or_sdk_refuses(engine, run_module, monkeypatch, 
     assert text in res["msg"] and "Leave api_version at auto" in res["msg"]
     assert {k: res[k] for k in fields} == fields
     assert "Traceback" not in json.dumps(res.result)
+
+
+def test_tasks_and_services_as_views_with_filters(engine, manager, run_module):
+    swarm, w1 = manager
+    swarm.services = [{"ID": "s1", "Spec": {"Name": "web", "Mode": {"Replicated": {"Replicas": 2}}}},
+                      {"ID": "s2", "Spec": {"Name": "agent", "Mode": {"Global": {}}, "Labels": {"a": "b"}}}]
+    swarm.tasks = [{"ID": "t1", "ServiceID": "s1", "NodeID": w1["ID"], "Slot": 1, "DesiredState": "running",
+                    "Status": {"State": "running", "Message": "started"}},
+                   {"ID": "t2", "ServiceID": "s1", "NodeID": "other", "Slot": 2, "DesiredState": "shutdown",
+                    "Status": {"State": "failed", "Err": "exit 1"}}]
+    res = run_module(MAIN, {"tasks": True, "services": True})
+    assert res["tasks"][1] == {"id": "t2", "service_id": "s1", "node_id": "other", "slot": 2,
+                               "desired_state": "shutdown", "state": "failed", "message": None, "error": "exit 1"}
+    assert res["services"] == [{"id": "s1", "name": "web", "mode": "replicated", "replicas": 2, "labels": {}},
+                               {"id": "s2", "name": "agent", "mode": "global", "replicas": None, "labels": {"a": "b"}}]
+    assert engine.requests == ["GET /info", "GET /tasks", "GET /services"]
+    res = run_module(MAIN, {"tasks": True, "tasks_filters": {"node": [w1["ID"]], "desired_state": "running"}})
+    assert [t["id"] for t in res["tasks"]] == ["t1"] and res["services"] == []
