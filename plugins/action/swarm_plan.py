@@ -4,8 +4,9 @@
 
 It reads what the planner needs from the play (groups, play hosts, every host's docker_swarm_* variables,
 the role's defaults, the results the role's probe tasks registered) and returns the planner's outputs as
-facts. Apart from the health stage, which polls a manager through hive.swarm.swarm_node_info, it never
-connects to a host. Documentation: plugins/modules/swarm_plan.py.
+facts. Apart from the health and ca_wait stages, which poll a manager through hive.swarm.swarm_node_info, it
+never connects to a host. The stages of playbooks (rotate, ca_wait, status) decide through the pure functions of
+module_utils/_swarm/rotation.py and status.py. Documentation: plugins/modules/swarm_plan.py.
 """
 
 from __future__ import annotations
@@ -15,17 +16,19 @@ import json
 import os
 import random
 import socket
-import time
 from datetime import datetime, timezone
 from typing import Any, Mapping, Optional
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
-from ansible.utils.display import Display
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.hive.swarm.plugins.module_utils._swarm import plan as planner
+from ansible_collections.hive.swarm.plugins.module_utils._swarm import rotation
+from ansible_collections.hive.swarm.plugins.module_utils._swarm import status as status_table
+from ansible_collections.hive.swarm.plugins.plugin_utils._action import StagedAction, plain, show
+from ansible_collections.hive.swarm.plugins.plugin_utils._poll import poll
 
 ROLE_PREFIX = "docker_swarm_"
-STAGES = ("inventory", "plan", "joined", "preflight", "health", "control", "removal")
+STAGES = ("inventory", "plan", "joined", "preflight", "health", "control", "removal", "rotate", "ca_wait", "status")
 # Documented in plugins/modules/swarm_plan.py (tests/unit/plugins/test_docs.py compares the two).
 ARGUMENT_SPEC: dict[str, Any] = {
     "stage": {"type": "str", "required": True, "choices": list(STAGES)},
@@ -41,34 +44,17 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "nodes": {"type": "list", "elements": "dict"},
     "host": {"type": "str"},
     "target_is_manager": {"type": "bool", "default": False},
+    "rotate": {"type": "dict"},
+    "previous_root": {"type": "str", "default": ""},
+    "warn_days": {"type": "float", "default": 30},
 }
 
 
-DISPLAY = Display()
-
-
-def _show(lines: list[str]) -> None:
-    """Print lines as they are (a table stays a table), under the task's header, at every verbosity."""
-    DISPLAY.display("\n".join(lines))
-
-
-def _plain(value: Any) -> Any:
-    """Templated values as plain Python data (drops Ansible's tags)."""
-    return json.loads(json.dumps(value, default=str))
-
-
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+class ActionModule(StagedAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
     _VALID_ARGS = frozenset(ARGUMENT_SPEC)
-    _args: dict[str, Any] = {}
 
     # ----------------------------------------------------------------------------------------- inputs
-    def _hostvar(self, task_vars: Mapping[str, Any], host: str, key: str) -> Any:
-        hostvars = task_vars.get("hostvars") or {}
-        if host not in hostvars:
-            return None
-        return hostvars[host].get(key)
-
     def _var(self, task_vars: Mapping[str, Any], key: str) -> Any:
         """A variable of the host the task runs for, templated."""
         return self._templar.template(task_vars.get(key))
@@ -89,7 +75,7 @@ class ActionModule(ActionBase):
             if h in hostvars:
                 hv = hostvars[h]
                 wanted = {k: hv.get(k) for k in (*planner.HOST_VARS, "ansible_host")}
-                hosts[h] = planner.Host.from_vars(h, _plain(wanted), defaults)
+                hosts[h] = planner.Host.from_vars(h, plain(wanted), defaults)
         return planner.Inventory(managers=managers, workers=workers, play=play, play_all=play_all, hosts=hosts,
                                  settings=settings)
 
@@ -106,7 +92,7 @@ class ActionModule(ActionBase):
             for item in (task_vars.get(loop_var) or {}).get("results") or []:
                 if isinstance(item, Mapping) and isinstance(item.get("local"), Mapping) and item.get("item"):
                     out[str(item["item"])] = item
-        return _plain(out)
+        return plain(out)
 
     # ----------------------------------------------------------------------------------------- stages
     def _stage_inventory(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
@@ -121,7 +107,7 @@ class ActionModule(ActionBase):
             "outside_managers": check.outside_managers, "lock_host": check.lock_host, "lock_owner": owner}}
         if check.warnings:
             result["msg"] = check.warnings
-            _show(check.warnings)
+            show(check.warnings)
 
     def _stage_plan(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
         inv = self._inventory(task_vars)
@@ -135,10 +121,10 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(" ".join(plan.refusals))
         if not plan.ready:
             result["msg"] = f"Locked engines to unlock first (docker_swarm_unlock_key): {', '.join(plan.unlock)}"
-            _show([result["msg"]])
+            show([result["msg"]])
             return
         result["msg"] = [*plan.table, plan.summary, *plan.warnings]
-        _show(result["msg"])
+        show(result["msg"])
         path = self._var(task_vars, "docker_swarm_plan_file")
         if path:
             self._write_plan_file(str(path), data, task_vars)
@@ -157,7 +143,7 @@ class ActionModule(ActionBase):
 
     def _stage_joined(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
         plan = task_vars.get("docker_swarm__plan") or {}
-        joined: dict[str, Any] = dict(_plain(task_vars.get("docker_swarm__joined") or {}))
+        joined: dict[str, Any] = dict(plain(task_vars.get("docker_swarm__joined") or {}))
         init = task_vars.get("docker_swarm__init") or {}
         if plan.get("bootstrap") and init.get("node_id"):
             joined[plan["control"]] = init["node_id"]
@@ -175,9 +161,9 @@ class ActionModule(ActionBase):
             listen = self._hostvar(task_vars, h, "docker_swarm__preflight_listen")
             probe = self._hostvar(task_vars, h, "docker_swarm__preflight_probe")
             if isinstance(listen, Mapping):
-                listened[h] = _plain(listen)
+                listened[h] = plain(listen)
             if isinstance(probe, Mapping):
-                probed[h] = _plain(probe.get("results") or [])
+                probed[h] = plain(probe.get("results") or [])
         problems = planner.preflight_problems(listened, probed)
         if problems:
             raise AnsibleActionFail(planner.preflight_message(problems))
@@ -187,7 +173,7 @@ class ActionModule(ActionBase):
     def _stage_health(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
         inv = self._inventory(task_vars)
         plan = task_vars.get("docker_swarm__plan") or {}
-        node_ids = _plain(task_vars.get("docker_swarm__node_ids") or plan.get("node_ids") or {})
+        node_ids = plain(task_vars.get("docker_swarm__node_ids") or plan.get("node_ids") or {})
         args = self._args
         if not args.get("poll"):
             control = self._probes(task_vars, inv).get(plan.get("control_after") or plan.get("control")) or {}
@@ -197,36 +183,33 @@ class ActionModule(ActionBase):
             verdict = self._poll_health(inv, plan, node_ids, task_vars)
         result["msg"] = verdict.message
         if not verdict.problems:
-            _show([verdict.message])
+            show([verdict.message])
         if verdict.problems:
             raise AnsibleActionFail(verdict.message)
 
     def _poll_health(self, inv: planner.Inventory, plan: Mapping[str, Any], node_ids: Mapping[str, str],
                      task_vars: Mapping[str, Any]) -> planner.Health:
         args = self._args
-        deadline = time.monotonic() + float(args.get("timeout") or 60)
-        delay = max(float(args.get("delay") or 2), 0.1)
-        pause = min(0.5, delay)
         module_args = {**dict(args.get("connection") or {}), "nodes": True}
-        while True:
-            read = self._execute_module(module_name="hive.swarm.swarm_node_info", module_args=module_args,
-                                        task_vars=task_vars)
-            if read.get("failed") or read.get("unreachable"):
+
+        def read() -> planner.Health:
+            res = self._execute_module(module_name="hive.swarm.swarm_node_info", module_args=module_args,
+                                       task_vars=task_vars)
+            if res.get("failed") or res.get("unreachable"):
                 raise AnsibleActionFail(f"Could not read the swarm from {self._task.delegate_to or 'the manager'}: "
-                                        f"{read.get('msg', 'no message')}")
-            verdict = planner.health(inv, plan, node_ids, _plain(read.get("nodes") or []),
-                                     str((read.get("swarm") or {}).get("id") or ""))
-            remaining = deadline - time.monotonic()
-            if not verdict.problems or remaining <= 0:
-                return verdict
-            time.sleep(min(pause, remaining))
-            pause = min(pause * 2, delay)
+                                        f"{res.get('msg', 'no message')}")
+            return planner.health(inv, plan, node_ids, plain(res.get("nodes") or []),
+                                  str((res.get("swarm") or {}).get("id") or ""))
+
+        verdict, _why, _waited = poll(read, lambda v: "; ".join(v.problems), float(args.get("timeout") or 60),
+                                      float(args.get("delay") or 2))
+        return verdict
 
     def _stage_control(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
         """Playbooks: the managers to work through (from the probe registered as ``probe``)."""
         var = str(self._args.get("probe") or "")
         hosts = list(task_vars.get("ansible_play_hosts_all") or ())
-        probes = {h: _plain(self._hostvar(task_vars, h, var)) for h in hosts}
+        probes = {h: plain(self._hostvar(task_vars, h, var)) for h in hosts}
         candidates = planner.control_candidates({h: p for h, p in probes.items() if isinstance(p, Mapping)},
                                                 exclude=[str(x) for x in self._args.get("exclude") or []])
         result["candidates"] = candidates
@@ -234,21 +217,80 @@ class ActionModule(ActionBase):
 
     def _stage_removal(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
         args = self._args
-        node: Optional[Mapping[str, Any]] = _plain(args.get("node")) or None
-        refusal = planner.removal_refusal(str(args.get("target") or ""), node, _plain(args.get("nodes") or []),
+        node: Optional[Mapping[str, Any]] = plain(args.get("node")) or None
+        refusal = planner.removal_refusal(str(args.get("target") or ""), node, plain(args.get("nodes") or []),
                                           str(args.get("host") or ""), bool(args.get("target_is_manager")))
         if refusal:
             raise AnsibleActionFail(refusal)
         result["msg"] = "the removal keeps the managers' quorum"
 
-    # ------------------------------------------------------------------------------------------- run
-    def run(self, tmp: Optional[str] = None, task_vars: Optional[dict[str, Any]] = None) -> dict[str, Any]:
-        result = super().run(tmp, task_vars)
-        del tmp
-        task_vars = task_vars or {}
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        self._args = args
-        stage = str(args["stage"])
-        result["changed"] = False
-        getattr(self, f"_stage_{stage}")(task_vars, result)
-        return result
+    def _reads(self, task_vars: Mapping[str, Any]) -> dict[str, Any]:
+        """Every play host -> what it registered as ``probe`` (also failed or unreachable results)."""
+        var = str(self._args.get("probe") or "")
+        hosts = list(task_vars.get("ansible_play_hosts_all") or ())
+        return {h: plain(self._hostvar(task_vars, h, var)) for h in hosts}
+
+    def _stage_rotate(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
+        """rotate.yml: the manager to work through, refusals, and what will be rotated (printed, also in check)."""
+        reads = self._reads(task_vars)
+        wanted = {str(k): boolean(v, strict=False) for k, v in (plain(self._args.get("rotate")) or {}).items()}
+        plan = rotation.rotation_plan({h: r for h, r in reads.items() if isinstance(r, Mapping)}, wanted,
+                                      float(self._args.get("timeout") or 60), bool(self._play_context.check_mode))
+        if plan.refusal:
+            raise AnsibleActionFail(plan.refusal)
+        result.update(control=plan.control, previous_root=plan.previous_root, swarm_id=plan.swarm_id,
+                      msg=list(plan.lines))
+        show(list(plan.lines))
+
+    def _stage_ca_wait(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
+        """rotate.yml: poll the manager the task is delegated to until the root CA rotation completed."""
+        args = self._args
+        timeout = float(args.get("timeout") or 60)
+        previous = str(args.get("previous_root") or "")
+        if self._play_context.check_mode:
+            result["msg"] = f"Check mode: would wait up to {timeout:g} s for the root CA rotation."
+            return
+        module_args = {**dict(args.get("connection") or {}), "nodes": True}
+        polls = 0
+        progress: Optional[rotation.CaProgress] = None  # the last progress read (a failed read keeps it)
+
+        def read() -> str:
+            """'' once the rotation completed, else what is missing."""
+            nonlocal polls, progress
+            polls += 1
+            res = self._execute_module(module_name="hive.swarm.swarm_node_info", module_args=module_args,
+                                       task_vars=task_vars)
+            if res.get("failed") or res.get("unreachable") or not res.get("swarm"):
+                # a manager may answer without a leader for a moment: read again until the deadline
+                return str(res.get("msg") or res.get("swarm_unavailable") or "no message")
+            progress = rotation.ca_progress(plain(res["swarm"]), plain(res.get("nodes") or []), previous)
+            return "" if progress.done else "rotation in progress"
+
+        problem, _why, seconds = poll(read, lambda why: why, timeout, float(args.get("delay") or 2))
+        if progress is None:
+            raise AnsibleActionFail(f"Could not read the swarm from {self._task.delegate_to or 'the manager'} "
+                                    f"within {timeout:g} s: {problem}")
+        result.update(seconds=round(seconds, 1), polls=polls, root_ca_digest=progress.root,
+                      nodes=progress.total, behind=[b._asdict() for b in progress.behind])
+        if not progress.done:
+            raise AnsibleActionFail(rotation.timeout_message(progress, timeout, previous))
+        result["msg"] = rotation.progress_message(progress, seconds)
+        show([result["msg"]])
+
+    def _stage_status(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
+        """status.yml: the table, from the node list of the first manager with control available and every host's
+        own certificate."""
+        reads = self._reads(task_vars)
+        usable = {h: r for h, r in reads.items() if isinstance(r, Mapping)}
+        candidates = planner.control_candidates(usable)
+        if not candidates:
+            raise AnsibleActionFail(
+                f"No manager with control available answered ({', '.join(reads)}): check that their engines run and "
+                "that the swarm has a quorum (playbooks/unlock.yml for locked managers).")
+        control = usable[candidates[0]]
+        report = status_table.status_table(control.get("swarm"), control.get("nodes") or [], reads,
+                                           float(self._args.get("warn_days") or 0))
+        result.update(control=candidates[0], lines=list(report.lines), expiring=list(report.expiring),
+                      unread=list(report.unread))
+        if report.warnings:
+            result["warnings"] = list(report.warnings)

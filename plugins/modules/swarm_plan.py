@@ -18,8 +18,8 @@ description:
     results the role's tasks registered (C(docker_swarm__probe), C(docker_swarm__probe_outside),
     C(docker_swarm__reprobe), C(docker_swarm__join_worker), C(docker_swarm__joined), C(docker_swarm__init),
     C(docker_swarm__preflight_listen), C(docker_swarm__preflight_probe)), and returns its outputs as facts.
-  - Apart from O(stage=health) with O(poll=true), which reads the swarm through M(hive.swarm.swarm_node_info) on the
-    host the task is delegated to, it does not connect to any host.
+  - Apart from O(stage=health) with O(poll=true) and O(stage=ca_wait), which read the swarm through
+    M(hive.swarm.swarm_node_info) on the host the task is delegated to, it does not connect to any host.
   - Run it with C(run_once=true).
 options:
   stage:
@@ -40,9 +40,23 @@ options:
       - V(control) - for playbooks, the managers with control available among the play's hosts, from the probe
         registered as O(probe) (returns RV(control) and RV(candidates)).
       - V(removal) - for playbooks, fails when removing O(target) would leave the managers without a quorum.
+      - V(rotate) - for C(playbooks/rotate.yml), from the managers' probes registered as O(probe) and O(rotate), the
+        manager to work through (RV(control)), the swarm's current root CA digest (RV(previous_root)), and the lines
+        saying what will be rotated, printed before anything changes (also in check mode). Fails when no manager
+        has control available, when nothing is to be rotated, or for an unlock key rotation without autolock.
+      - V(ca_wait) - for C(playbooks/rotate.yml), reads the swarm and its nodes through
+        M(hive.swarm.swarm_node_info) on the host the task is delegated to, again and again, until the root CA
+        rotation is complete (the swarm no longer reports it in progress, its root differs from O(previous_root),
+        and every node's trust root and certificate issuer equal the swarm's) or O(timeout) has passed; then fails
+        naming the nodes that have not caught up (hostname, state, what they lack). Does nothing in check mode.
+      - V(status) - for C(playbooks/status.yml), from every play host's M(hive.swarm.swarm_node_info) result
+        (with O(hive.swarm.swarm_node_info#module:nodes=true) and O(hive.swarm.swarm_node_info#module:certificate=true))
+        registered as O(probe), the table of nodes (RV(lines)) with each node's certificate expiry in days, the
+        hosts that could not be read, and a warning naming the hosts whose certificate expires within
+        O(warn_days).
     type: str
     required: true
-    choices: [inventory, plan, joined, preflight, health, control, removal]
+    choices: [inventory, plan, joined, preflight, health, control, removal, rotate, ca_wait, status]
   unlocked:
     description:
       - With O(stage=plan) - the locked engines were already handed to the unlock step (plan with what was read).
@@ -57,21 +71,40 @@ options:
     type: bool
     default: false
   timeout:
-    description: With O(stage=health) and O(poll=true) - seconds to wait for the swarm to become healthy.
+    description:
+      - With O(stage=health) and O(poll=true) - seconds to wait for the swarm to become healthy.
+      - With O(stage=ca_wait) - seconds to wait for the root CA rotation to complete (O(stage=rotate) prints it).
     type: float
     default: 60
   delay:
-    description: With O(stage=health) and O(poll=true) - the longest pause between two reads (the first is 0.5 s).
+    description:
+      - With O(stage=health) and O(poll=true), and with O(stage=ca_wait) - the longest pause between two reads
+        (the first is 0.5 s).
     type: float
     default: 2
   connection:
     description:
-      - With O(stage=health) and O(poll=true) - the connection options for M(hive.swarm.swarm_node_info)
-        (as in the role's C(docker_swarm_connection)).
+      - With O(stage=health) and O(poll=true), and with O(stage=ca_wait) - the connection options for
+        M(hive.swarm.swarm_node_info) (as in the role's C(docker_swarm_connection)).
     type: dict
   probe:
-    description: With O(stage=control) - the name of the variable each host registered its swarm_node_info result in.
+    description:
+      - With O(stage=control), O(stage=rotate) and O(stage=status) - the name of the variable each host registered
+        its swarm_node_info result in.
     type: str
+  rotate:
+    description:
+      - With O(stage=rotate) - what to rotate, as booleans C(worker_token), C(manager_token), C(unlock_key),
+        C(root_ca).
+    type: dict
+  previous_root:
+    description: With O(stage=ca_wait) - the swarm's root CA digest before the rotation (RV(previous_root)).
+    type: str
+    default: ""
+  warn_days:
+    description: With O(stage=status) - warn about node certificates that expire within this many days.
+    type: float
+    default: 30
   exclude:
     description: With O(stage=control) - hosts that may not be chosen.
     type: list
@@ -126,14 +159,45 @@ msg:
   returned: when there is something to show
   type: raw
 control:
-  description: With O(stage=control) - the first manager with control available, empty when there is none.
-  returned: when O(stage=control)
+  description:
+    - With O(stage=control) - the first manager with control available, empty when there is none.
+    - With O(stage=rotate) and O(stage=status) - the manager the playbook works through (or read the nodes from).
+  returned: when O(stage=control), O(stage=rotate) or O(stage=status)
   type: str
 candidates:
   description: With O(stage=control) - every such manager, in play order.
   returned: when O(stage=control)
   type: list
   elements: str
+previous_root:
+  description: With O(stage=rotate) - the swarm's root CA digest as the chosen manager read it.
+  returned: when O(stage=rotate)
+  type: str
+lines:
+  description: With O(stage=status) - the table and the notes below it, one line each.
+  returned: when O(stage=status)
+  type: list
+  elements: str
+expiring:
+  description: With O(stage=status) - the hosts whose certificate expires within O(warn_days) (or has expired).
+  returned: when O(stage=status)
+  type: list
+  elements: str
+unread:
+  description: With O(stage=status) - the play hosts whose read failed or that were unreachable.
+  returned: when O(stage=status)
+  type: list
+  elements: str
+seconds:
+  description: With O(stage=ca_wait) - how long the wait took.
+  returned: when O(stage=ca_wait) ran (not in check mode)
+  type: float
+behind:
+  description: With O(stage=ca_wait) - the nodes that had not caught up at the last read (C(hostname), C(node_id),
+    C(state), C(why)).
+  returned: when O(stage=ca_wait) ran (not in check mode)
+  type: list
+  elements: dict
 ansible_facts:
   description: The planner's outputs (see O(stage)).
   returned: for the role's stages

@@ -16,6 +16,12 @@ description:
     including labels, autolock, raft and CA settings (C(ForceRotate) too). A concurrent change ("update out of
     sequence") is retried with a fresh read.
   - Options that are not set are left as they are; there are no defaults that reset anything.
+  - O(rotate_ca=true) starts a root CA rotation the way C(docker swarm ca --rotate) does, with the same
+    read-modify-write (it sends the C(CAConfig.ForceRotate) it read plus one), and returns without waiting. The
+    Engine then issues every node a certificate from the new root;
+    RV(hive.swarm.swarm_node_info#module:swarm.root_rotation_in_progress) and the nodes' C(root_ca_digest) /
+    C(cert_issuer_digest) (M(hive.swarm.swarm_node_info)) show the progress, and
+    C(playbooks/rotate.yml -e rotate_ca=true) waits for it.
   - Rotations always report a change (also in check mode). Join tokens are never returned; use
     M(hive.swarm.swarm_node_info) with O(hive.swarm.swarm_node_info#module:join_tokens=true) to read the new ones.
 extends_documentation_fragment:
@@ -54,6 +60,19 @@ options:
       - Needs Docker SDK for Python >= 4.0 and Engine API >= 1.25.
     type: bool
     default: false
+  rotate_ca:
+    description:
+      - Start a rotation of the swarm's root CA to a new, Engine-generated root (what C(docker swarm ca --rotate)
+        does without a certificate). C(CAConfig.ForceRotate) becomes the current value plus one, and a signing CA
+        certificate in the spec is not sent (a new root is generated). Every node gets a new certificate, and when
+        the new root is in place the swarm replaces both join tokens (they carry the root's digest; old tokens stop
+        working).
+      - Cannot be combined with O(ca_force_rotate), O(signing_ca_cert) or O(signing_ca_key).
+      - The rotation goes on in the background; this module does not wait for it.
+      - Needs Engine API >= 1.30.
+    type: bool
+    default: false
+    version_added: 0.3.0
 notes:
   - When the task switches O(autolock) on or sets O(rotate_unlock_key=true), the new unlock key is returned as
     RV(unlock_key). It is a secret - set C(no_log) on such tasks and store the key safely; every manager that restarts
@@ -89,6 +108,10 @@ EXAMPLES = r"""
   register: lock
   no_log: true
 
+- name: Rotate the root CA (the Engine re-issues every node's certificate in the background)
+  hive.swarm.swarm_update:
+    rotate_ca: true
+
 - name: Make the swarm's labels exactly these
   hive.swarm.swarm_update:
     labels:
@@ -104,7 +127,7 @@ swarm:
   returned: always
   type: dict
 rotated:
-  description: The secrets that were (in check mode, would be) rotated.
+  description: What was (in check mode, would be) rotated (C(root_ca) for O(rotate_ca=true)).
   returned: always
   type: list
   elements: str
@@ -137,7 +160,10 @@ ROTATIONS = (
     ("rotate_worker_token", "worker_token"),
     ("rotate_manager_token", "manager_token"),
     ("rotate_unlock_key", "unlock_key"),
+    ("rotate_ca", "root_ca"),
 )
+# Spec options that name the CA explicitly: rotate_ca makes the Engine generate a new root instead.
+CA_CHOICES = ("ca_force_rotate", "signing_ca_cert", "signing_ca_key")
 
 ARGUMENT_SPEC: dict[str, Any] = {
     **spec_argument_spec(),
@@ -145,6 +171,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "rotate_worker_token": {"type": "bool", "default": False, "no_log": False},
     "rotate_manager_token": {"type": "bool", "default": False, "no_log": False},
     "rotate_unlock_key": {"type": "bool", "default": False, "no_log": False},
+    "rotate_ca": {"type": "bool", "default": False},
 }
 
 
@@ -152,10 +179,20 @@ def autolock_of(spec: dict[str, Any]) -> bool:
     return bool(spec_to_options(spec)["autolock"])
 
 
-def new_spec_or_none(spec: dict[str, Any], requested: dict[str, Any], labels_merge: bool) -> Optional[dict[str, Any]]:
+def new_spec_or_none(spec: dict[str, Any], requested: dict[str, Any], labels_merge: bool,
+                     rotate_ca: bool = False) -> Optional[dict[str, Any]]:
     """The complete spec with the requested options applied, or None when no visible option changes.
-    (``signing_ca_key`` alone never counts: the Engine does not return it, see the notes.)"""
+    (``signing_ca_key`` alone never counts: the Engine does not return it, see the notes.)
+    ``rotate_ca``: CAConfig.ForceRotate of ``spec`` (the spec just read) plus one, and no signing CA certificate or
+    key, so the Engine generates a new root (as ``docker swarm ca --rotate``)."""
     merged = merge_spec(spec, requested, labels_merge=labels_merge)
+    if rotate_ca:
+        ca_config = merged.get("CAConfig")
+        if not isinstance(ca_config, dict):
+            ca_config = merged["CAConfig"] = {}
+        ca_config["ForceRotate"] = int(ca_config.get("ForceRotate") or 0) + 1
+        ca_config.pop("SigningCACert", None)
+        ca_config.pop("SigningCAKey", None)
     return merged if spec_diff(spec, merged)[1] else None
 
 
@@ -172,6 +209,15 @@ def check_params(client: SwarmClient, p: dict[str, Any], requested: dict[str, An
     for name in GATED_OPTIONS:
         if name in requested:
             client.check_option_support(name)
+    if p["rotate_ca"]:
+        clash = [name for name in CA_CHOICES if name in requested]
+        if clash:
+            raise InvalidParameter(
+                f"rotate_ca cannot be combined with {', '.join(clash)}.",
+                hint="rotate_ca generates a new root itself; to rotate to your own CA set signing_ca_cert and "
+                "signing_ca_key without rotate_ca.",
+            )
+        client.check_option_support("rotate_ca")
     if p["rotate_unlock_key"]:
         client.check_option_support("rotate_unlock_key")
         autolock_after = requested.get("autolock", autolock_of(cluster.get("Spec") or {}))
@@ -196,7 +242,7 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
     current_spec = cluster.get("Spec") or {}
 
     if module.check_mode:
-        planned = new_spec_or_none(current_spec, requested, labels_merge)
+        planned = new_spec_or_none(current_spec, requested, labels_merge, rotate_ca=flags["rotate_ca"])
         after_spec = planned if planned is not None else current_spec
         predicted = copy.deepcopy(cluster)
         predicted["Spec"] = after_spec
@@ -210,7 +256,7 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
         return result
 
     read, sent = client.update_swarm(
-        lambda spec: new_spec_or_none(spec, requested, labels_merge),
+        lambda spec: new_spec_or_none(spec, requested, labels_merge, rotate_ca=flags["rotate_ca"]),
         rotate_worker_token=flags["rotate_worker_token"],
         rotate_manager_token=flags["rotate_manager_token"],
         rotate_unlock_key=flags["rotate_unlock_key"],

@@ -60,6 +60,7 @@ OPTION_REQUIREMENTS: dict[str, Requirement] = {
     "signing_ca_cert": Requirement("1.30", None, "CAConfig.SigningCACert"),
     "signing_ca_key": Requirement("1.30", None, "CAConfig.SigningCAKey"),
     "ca_force_rotate": Requirement("1.30", None, "CAConfig.ForceRotate"),
+    "rotate_ca": Requirement("1.30", None, "CAConfig.ForceRotate (read, plus one)"),
     "unlock": Requirement("1.25", "2.7.0", "POST /swarm/unlock (APIClient.unlock_swarm)"),
     "unlock_key": Requirement("1.25", "2.7.0", "GET /swarm/unlockkey (APIClient.get_unlock_key)"),
     "rotate_unlock_key": Requirement("1.25", "4.0.0", "update_swarm(rotate_manager_unlock_key=...)"),

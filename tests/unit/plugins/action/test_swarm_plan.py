@@ -15,6 +15,7 @@ from unittest.mock import MagicMock
 import pytest
 from ansible.errors import AnsibleActionFail
 from ansible_collections.hive.swarm.plugins.action import swarm_plan as action_mod
+from ansible_collections.hive.swarm.plugins.plugin_utils import _poll
 
 DEFAULTS = {"docker_swarm_labels": {}, "docker_swarm_labels_exclusive": False,
             "docker_swarm_node_availability": "active", "docker_swarm_node_state": "present",
@@ -141,7 +142,7 @@ def test_health_without_poll_judges_the_probe() -> None:
 
 
 def test_health_poll_reads_until_healthy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(action_mod.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(_poll.time, "sleep", lambda seconds: None)
     tv = task_vars({}, docker_swarm__plan={"control": "m1", "control_after": "m1", "swarm_id": "C1"},
                    docker_swarm__node_ids={"m1": "id1", "w1": "id2"})
     down = [NODES[0], {**NODES[1], "state": "down"}]
@@ -161,8 +162,8 @@ def test_health_poll_reads_until_healthy(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_health_poll_gives_up_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = {"t": 0.0}
-    monkeypatch.setattr(action_mod.time, "monotonic", lambda: clock["t"])
-    monkeypatch.setattr(action_mod.time, "sleep", lambda seconds: clock.update(t=clock["t"] + seconds))
+    monkeypatch.setattr(_poll.time, "monotonic", lambda: clock["t"])
+    monkeypatch.setattr(_poll.time, "sleep", lambda seconds: clock.update(t=clock["t"] + seconds))
     tv = task_vars({}, docker_swarm__plan={"control": "m1", "swarm_id": "C1"},
                    docker_swarm__node_ids={"m1": "id1", "w1": "id2"})
     act = action({"stage": "health", "poll": True, "timeout": 5, "delay": 2})
@@ -184,3 +185,95 @@ def test_control_and_removal_stages_for_playbooks() -> None:
         action({"stage": "removal", "target": "m1", "node": NODES[0], "nodes": NODES, "host": "m2"}).run(task_vars=tv)
     ok = action({"stage": "removal", "target": "w1", "node": NODES[1], "nodes": NODES, "host": "m1"}).run(task_vars=tv)
     assert ok["msg"] == "the removal keeps the managers' quorum"
+
+
+# ------------------------------------------------------------------------ rotate.yml and status.yml stages
+OLD, NEW, ISSUER = "a" * 64, "b" * 64, "c" * 64
+
+
+def ca_swarm(root: str = NEW, in_progress: bool = False) -> dict[str, Any]:
+    return {"id": "C1", "root_ca_digest": root, "cert_issuer_digest": ISSUER, "root_rotation_in_progress": in_progress,
+            "spec": {"autolock": False}}
+
+
+def ca_node(node_id: str, hostname: str, root: str = NEW, state: str = "ready") -> dict[str, Any]:
+    return {**node(node_id, hostname), "state": state, "root_ca_digest": root, "cert_issuer_digest": ISSUER}
+
+
+def test_rotate_stage_prints_the_plan_also_in_check_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    tv = task_vars({})
+    tv["hostvars"]["m1"]["rot"] = {**converged_probe("m1"), "swarm": ca_swarm(OLD)}
+    tv["hostvars"]["w1"]["rot"] = {"unreachable": True, "msg": "gone"}
+    act = action({"stage": "rotate", "probe": "rot", "timeout": 90,
+                  "rotate": {"worker_token": "False", "manager_token": False, "unlock_key": False, "root_ca": "true"}})
+    act._play_context.check_mode = True
+    result = act.run(task_vars=tv)
+    assert result["control"] == "m1" and result["previous_root"] == OLD and result["changed"] is False
+    assert result["msg"][0] == "Rotate on m1 (swarm C1): root CA"
+    assert "wait up to 90 s" in result["msg"][1] and result["msg"][-1] == "Check mode: nothing is rotated."
+    assert "Rotate on m1 (swarm C1): root CA" in capsys.readouterr().out
+    with pytest.raises(AnsibleActionFail, match="Nothing to rotate"):
+        action({"stage": "rotate", "probe": "rot", "rotate": {"root_ca": False}}).run(task_vars=tv)
+
+
+def test_ca_wait_polls_until_every_node_caught_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_poll.time, "sleep", lambda seconds: None)
+    reads = iter([
+        {"failed": True, "msg": "no leader for a moment"},
+        {"swarm": ca_swarm(OLD, in_progress=True), "nodes": [ca_node("id1", "m1", OLD), ca_node("id2", "w1", OLD)]},
+        {"swarm": ca_swarm(NEW, in_progress=False), "nodes": [ca_node("id1", "m1"), ca_node("id2", "w1", OLD)]},
+        {"swarm": ca_swarm(NEW, in_progress=False), "nodes": [ca_node("id1", "m1"), ca_node("id2", "w1")]},
+    ])
+    act = action({"stage": "ca_wait", "previous_root": OLD, "timeout": 60, "connection": {"timeout": 5}})
+    calls: list[dict[str, Any]] = []
+
+    def execute(module_name: str, module_args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        calls.append({"module": module_name, **module_args})
+        return next(reads)
+
+    act._execute_module = execute
+    result = act.run(task_vars=task_vars({}))
+    assert result["polls"] == 4 and result["nodes"] == 2 and result["behind"] == [] and result["changed"] is False
+    assert result["msg"].startswith("Root CA rotation complete after ")
+    assert calls[0] == {"module": "hive.swarm.swarm_node_info", "timeout": 5, "nodes": True}
+
+
+def test_ca_wait_fails_at_the_deadline_naming_the_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = {"t": 0.0}
+    monkeypatch.setattr(_poll.time, "monotonic", lambda: clock["t"])
+    monkeypatch.setattr(_poll.time, "sleep", lambda seconds: clock.update(t=clock["t"] + seconds))
+    stuck = {"swarm": ca_swarm(NEW, in_progress=True),
+             "nodes": [ca_node("id1", "m1"), ca_node("id2", "w1", OLD, state="down")]}
+    act = action({"stage": "ca_wait", "previous_root": OLD, "timeout": 5, "delay": 2})
+    act._execute_module = lambda **kw: stuck
+    with pytest.raises(AnsibleActionFail, match=r"within 5 s: the swarm still reports the root rotation in progress; "
+                                                r"1 of 2 nodes have not caught up .*: w1 \(down: trusts root aaaa"):
+        act.run(task_vars=task_vars({}))
+    assert 5 <= clock["t"] <= 6
+    act = action({"stage": "ca_wait", "timeout": 1})
+    act._execute_module = lambda **kw: {"unreachable": True, "msg": "ssh: no route"}
+    with pytest.raises(AnsibleActionFail, match="Could not read the swarm from m1 within 1 s: ssh: no route"):
+        act.run(task_vars=task_vars({}))
+
+
+def test_ca_wait_does_nothing_in_check_mode() -> None:
+    act = action({"stage": "ca_wait", "timeout": 300})
+    act._play_context.check_mode = True
+    act._execute_module = MagicMock(side_effect=AssertionError("no read in check mode"))
+    assert act.run(task_vars=task_vars({}))["msg"] == "Check mode: would wait up to 300 s for the root CA rotation."
+
+
+def test_status_stage_builds_the_table_and_warns() -> None:
+    tv = task_vars({})
+    cert = {"expires_in_days": 10.0}
+    tv["hostvars"]["m1"]["st"] = {**converged_probe("m1"), "certificate": cert}
+    tv["hostvars"]["w1"]["st"] = {**converged_probe("w1"), "certificate": {"expires_in_days": 80.0}}
+    result = action({"stage": "status", "probe": "st", "warn_days": 30}).run(task_vars=tv)
+    assert result["control"] == "m1" and result["expiring"] == ["m1"] and result["unread"] == []
+    assert result["lines"][0].startswith("Swarm C1 (2 nodes)")
+    assert result["warnings"][0].startswith("WARNING: node certificates expire within 30 days: m1 (10.0 days)")
+    quiet = action({"stage": "status", "probe": "st", "warn_days": 5}).run(task_vars=tv)
+    assert "warnings" not in quiet and quiet["expiring"] == []
+    tv["hostvars"]["m1"]["st"] = {"unreachable": True, "msg": "down"}
+    with pytest.raises(AnsibleActionFail, match=r"No manager with control available answered \(m1, w1\)"):
+        action({"stage": "status", "probe": "st"}).run(task_vars=tv)

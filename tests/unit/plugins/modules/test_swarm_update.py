@@ -350,3 +350,76 @@ def test_old_sdk_fails_rotate_unlock_key(engine, run_module, monkeypatch):
     assert "Docker SDK for Python >= 4.0.0 (found 3.7.0)" in res["msg"]
     assert engine.count("POST") == 0
     assert not run_module(MAIN, {"rotate_worker_token": True}).failed
+
+
+# ------------------------------------------------------------------ root CA rotation (rotate_ca)
+def test_rotate_ca_sends_force_rotate_plus_one_and_keeps_everything_else(engine, run_module):
+    swarm = engine.make_manager(FakeSwarm(spec=custom_spec()))  # ForceRotate 3
+    original = copy.deepcopy(swarm.spec)
+    worker = swarm.worker_token
+    res = run_module(MAIN, {"rotate_ca": True}, diff=True)
+    assert not res.failed and res.changed and res["rotated"] == ["root_ca"]
+    [sent] = posted_specs(engine)
+    expected = copy.deepcopy(original)
+    expected["CAConfig"]["ForceRotate"] = 4
+    assert sent == expected
+    assert res["diff"] == {"before": {"ca_force_rotate": 3, "root_ca": "current"},
+                           "after": {"ca_force_rotate": 4, "root_ca": "rotated"}}
+    assert swarm.worker_token == worker, "no token rotation asked"
+    assert res["swarm"]["spec"]["ca_force_rotate"] == 4
+    assert "unlock_key" not in res.result
+    assert_no_secrets(res)
+
+
+def test_rotate_ca_from_a_spec_without_force_rotate_and_drops_the_signing_cert(engine, run_module):
+    spec = default_spec()
+    spec["CAConfig"]["SigningCACert"] = "-----BEGIN CERTIFICATE-----\nold\n-----END CERTIFICATE-----\n"
+    swarm = engine.make_manager(FakeSwarm(spec=spec))
+    run_module(MAIN, {"rotate_ca": True, "rotate_worker_token": True})
+    [sent] = posted_specs(engine)
+    assert sent["CAConfig"]["ForceRotate"] == 1 and "SigningCACert" not in sent["CAConfig"]
+    assert sent["CAConfig"]["NodeCertExpiry"] == 7776000000000000
+    assert swarm.spec["CAConfig"]["ForceRotate"] == 1
+
+
+def test_rotate_ca_every_run_is_a_new_rotation(engine, swarm, run_module):
+    assert run_module(MAIN, {"rotate_ca": True}).changed
+    assert run_module(MAIN, {"rotate_ca": True}).changed
+    assert [body["CAConfig"]["ForceRotate"] for body in posted_specs(engine)] == [1, 2]
+
+
+def test_rotate_ca_check_mode_predicts_and_sends_nothing(engine, swarm, run_module):
+    res = run_module(MAIN, {"rotate_ca": True}, check=True, diff=True)
+    assert res.changed and res["rotated"] == ["root_ca"] and engine.count("POST") == 0
+    assert res["swarm"]["spec"]["ca_force_rotate"] == 1
+    assert res["diff"]["after"] == {"ca_force_rotate": 1, "root_ca": "rotated"}
+    assert "ForceRotate" not in swarm.spec["CAConfig"]
+
+
+def test_rotate_ca_reads_again_when_out_of_sequence(engine, swarm, run_module):
+    def someone_rotated(eng):
+        eng.swarm.spec["CAConfig"]["ForceRotate"] = 7
+        eng.swarm.version += 1
+        return ApiFailure(500, "update out of sequence")
+
+    engine.fail_next("POST /swarm/update", someone_rotated)
+    res = run_module(MAIN, {"rotate_ca": True}, diff=True)
+    assert not res.failed and res.changed
+    assert [body["CAConfig"]["ForceRotate"] for body in posted_specs(engine)] == [1, 8]
+    assert res["diff"]["before"]["ca_force_rotate"] == 7 and res["diff"]["after"]["ca_force_rotate"] == 8
+
+
+def test_rotate_ca_refuses_explicit_ca_options(engine, swarm, run_module):
+    res = run_module(MAIN, {"rotate_ca": True, "ca_force_rotate": 9})
+    assert res.failed and res["error_type"] == "InvalidParameter"
+    assert "rotate_ca cannot be combined with ca_force_rotate" in res["msg"]
+    assert engine.count("POST") == 0
+
+
+def test_rotate_ca_needs_api_1_30(tmp_path, monkeypatch, run_module):
+    old = FakeEngine(api_version="1.29", docker_root=str(tmp_path / "d"))
+    monkeypatch.setattr(client_mod, "new_api_client", factory_for(old))
+    old.make_manager()
+    res = run_module(MAIN, {"rotate_ca": True})
+    assert res.failed and "Option 'rotate_ca' needs Engine API >= 1.30 (found 1.29)" in res["msg"]
+    assert old.count("POST") == 0
