@@ -523,25 +523,11 @@ class Drain(NamedTuple):
     message: str
 
 
-def _mode(service: Mapping[str, Any]) -> tuple[str, int]:
-    """('replicated', desired replicas) | ('replicated-job', 0) | ('global', 0) | ('global-job', 0). A
-    replicated mode without Replicas counts as 1 (the Engine's default); no mode at all is replicated too."""
-    mode = (service.get("Spec") or {}).get("Mode") or {}
-    if "Global" in mode:
-        return "global", 0
-    if "GlobalJob" in mode:
-        return "global-job", 0
-    if "ReplicatedJob" in mode:
-        return "replicated-job", 0
-    replicas = (mode.get("Replicated") or {}).get("Replicas")
-    return "replicated", 1 if replicas is None else int(replicas)
-
-
 def drained(tasks: Sequence[Mapping[str, Any]], services: Sequence[Mapping[str, Any]],
             node_ids: Union[str, Sequence[str]], nodes: Optional[Sequence[Mapping[str, Any]]] = None,
             max_shortfall: int = 0, name: str = "") -> Drain:
-    """Is the batch ``node_ids`` (one ID or several) drained? ``tasks``/``services``: the Engine's ``GET /tasks``
-    and ``GET /services`` entries (ID, NodeID, ServiceID, DesiredState, Status.State; ID, Spec.Name, Spec.Mode).
+    """Is the batch ``node_ids`` (one ID or several) drained? ``tasks``/``services``: the task and service views
+    (``views.task_view``/``views.service_view``; ``swarm_node_info tasks=true services=true`` on a manager).
 
     Done when no task of a replicated service (or replicated job) is still live on the batch
     (:data:`LIVE_TASK_STATES`), and every replicated service runs at least its desired replicas minus
@@ -551,31 +537,33 @@ def drained(tasks: Sequence[Mapping[str, Any]], services: Sequence[Mapping[str, 
     names the batch in the message (default: the node IDs)."""
     batch = {node_ids} if isinstance(node_ids, str) else {_text(i) for i in node_ids}
     ready = None if nodes is None else {_text(n.get("id")) for n in nodes if n.get("state") == "ready"}
-    by_id = {_text(s.get("ID")): s for s in services}
+    by_id = {_text(s.get("id")): s for s in services}
     on_batch: dict[str, int] = {}
     elsewhere: dict[str, int] = {}
     for t in tasks:
-        service = by_id.get(_text(t.get("ServiceID")))
+        service = by_id.get(_text(t.get("service_id")))
         if service is None:
             continue
-        mode, _replicas = _mode(service)
-        state = _text((t.get("Status") or {}).get("State"))
-        node = _text(t.get("NodeID"))
-        sid = _text(service.get("ID"))
+        mode = _text(service.get("mode")) or "replicated"
+        state = _text(t.get("state"))
+        node = _text(t.get("node_id"))
+        sid = _text(service.get("id"))
         if node in batch:
             if mode in ("replicated", "replicated-job") and state in LIVE_TASK_STATES:
                 on_batch[sid] = on_batch.get(sid, 0) + 1
-        elif (mode == "replicated" and node and state == "running" and t.get("DesiredState") == "running"
+        elif (mode == "replicated" and node and state == "running" and t.get("desired_state") == "running"
               and (ready is None or node in ready)):
             elsewhere[sid] = elsewhere.get(sid, 0) + 1
 
     def label(sid: str) -> str:
-        return _text((by_id[sid].get("Spec") or {}).get("Name")) or sid
+        return _text(by_id[sid].get("name")) or sid
 
     still = sorted((label(sid), count) for sid, count in on_batch.items())
     short = []
     for sid, service in by_id.items():
-        mode, replicas = _mode(service)
+        mode = _text(service.get("mode")) or "replicated"
+        raw = service.get("replicas")
+        replicas = 1 if raw is None else int(raw)
         need = max(replicas - max(max_shortfall, 0), 0)
         have = elsewhere.get(sid, 0)
         if mode == "replicated" and have < need:
@@ -593,3 +581,107 @@ def drained(tasks: Sequence[Mapping[str, Any]], services: Sequence[Mapping[str, 
             f"{s} {have} of {replicas}" + (f" (at least {need} needed)" if need != replicas else "")
             for s, have, replicas, need in short))
     return Drain(False, "Not drained yet: " + "; ".join(parts) + ".")
+
+
+# ------------------------------------------------------------------------------------- for the playbooks
+def pick_reader(readers: Sequence[str], batch_hosts: Iterable[str], leader: str = "") -> str:
+    """The manager (inventory host) to read the swarm from while ``batch_hosts`` are away: the ``leader`` when it
+    can be read and is not in the batch, else the first of ``readers`` (managers that answered with the node list,
+    in inventory order) not in the batch. A swarm whose only manager is in the batch (one manager, walked with
+    ``maintenance_allow_quorum_loss``) is read on that manager itself: before it goes and after it is back. ''
+    when there is no reader at all."""
+    away = set(batch_hosts)
+    if leader and leader in readers and leader not in away:
+        return leader
+    return next((h for h in readers if h not in away), "") or next(iter(readers), "")
+
+
+def gate_text(batch: Batch, counts: quorum.ManagerCounts) -> str:
+    """What the gate before ``batch`` checks, as the plan shows it (``counts``: the managers now)."""
+    if batch.kind == "manager":
+        who = batch.steps[0].name
+        away = quorum.while_away(counts, batch.steps[0].reachability == "reachable")
+        return (f"before manager {who}: every other manager reachable, one leader, the quorum kept while {who} is "
+                f"away ({away.reachable} of {counts.total} reachable, quorum {counts.quorum})")
+    return (f"before {', '.join(batch.hosts)}: every node outside the batch ready, at least {counts.quorum} of "
+            f"{counts.total} managers reachable, one leader")
+
+
+def playbook_batches(walk: Walk, nodes: Sequence[Mapping[str, Any]], readers: Sequence[str],
+                     leader: str = "") -> list[dict[str, Any]]:
+    """The walk's batches as the playbook loops over them: :meth:`Batch.as_dict` plus the manager to read
+    from (``reader``, :func:`pick_reader`), the gate's text (``gate``), the hosts that still need the work
+    (``work_hosts``: not those a stopped upgrade left at the target version) and per step the labels to set with
+    the drain (``drain_labels``) and with the restore (``restore_labels``)."""
+    counts = quorum.view_counts(list(nodes))
+    out = []
+    for batch in walk.batches:
+        data = batch.as_dict()
+        data["reader"] = pick_reader(readers, batch.hosts, leader)
+        data["gate"] = gate_text(batch, counts)
+        data["work_hosts"] = [s.host for s in batch.steps if s.work]
+        for step in data["steps"]:
+            step["drain_labels"] = mark_labels(step["before"])
+            step["restore_labels"] = unmark_labels()
+        out.append(data)
+    return out
+
+
+def back_problems(nodes: Sequence[Mapping[str, Any]], node_ids: Sequence[str], target_version: str = "",
+                  names: Optional[Mapping[str, str]] = None) -> list[str]:
+    """Why the maintained nodes ``node_ids`` are not back yet ([] when they are): each must be listed and ready, a
+    manager reachable, the swarm must have exactly one leader, and with ``target_version`` each must report an
+    engine at it. ``names``: inventory host -> node ID, for the sentences."""
+    name = _namer(nodes, names)
+    by_id = {_text(n.get("id")): n for n in nodes}
+    out = []
+    for node_id in node_ids:
+        node = by_id.get(_text(node_id))
+        who = name(_text(node_id))
+        if node is None:
+            out.append(f"{who} is not listed")
+            continue
+        wrong = _what_is_wrong(node)
+        if wrong:
+            out.append(f"{who} is {' and '.join(wrong)}")
+        if target_version and not at_version(_text(node.get("engine_version")), target_version):
+            out.append(f"{who} reports Engine {_text(node.get('engine_version')) or '?'}, not {target_version}")
+    leaders = _leaders(nodes, name)
+    if leaders:
+        out.append(leaders)
+    return out
+
+
+def unsettled(nodes: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What is not ready yet in ``nodes``: every node not ready, every manager not reachable, not one leader."""
+    name = _namer(nodes, None)
+    out = [f"{name(_text(n.get('id')))} is {' and '.join(_what_is_wrong(n))}" for n in _in_order(nodes)
+           if _what_is_wrong(n)]
+    leaders = _leaders(nodes, name)
+    return out + ([leaders] if leaders else [])
+
+
+def final_report(nodes: Sequence[Mapping[str, Any]], walk: Mapping[str, Any]) -> list[str]:
+    """The lines printed after the walk: what was walked, each node's engine, availability and state now, and
+    the problems left (a node not ready, a label of an unfinished run, a node not at the target)."""
+    names = _namer(nodes, walk.get("node_ids") or {})
+    target = _text(walk.get("target_version"))
+    walked = [h for b in walk.get("batches") or [] for h in b.get("hosts") or []]
+    rows = [("HOST", "ROLE", "ENGINE", "AVAILABILITY", "STATE")]
+    problems = []
+    for n in _in_order(nodes):
+        who = names(_text(n.get("id")))
+        role = "manager (leader)" if n.get("leader") else _text(n.get("role"))
+        state = _text(n.get("state")) + ("" if not _is_manager(n) else f", {_text(n.get('manager_reachability'))}")
+        rows.append((who, role, _text(n.get("engine_version")) or "?", _text(n.get("availability")), state))
+        problems += [f"{who} is {w}" for w in _what_is_wrong(n)]
+        if MARK_LABEL in (n.get("labels") or {}):
+            problems.append(f"{who} still carries {MARK_LABEL} (a walk that did not finish)")
+        if target and not at_version(_text(n.get("engine_version")), target):
+            problems.append(f"{who} runs Engine {_text(n.get('engine_version')) or '?'}, not {target}")
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    table = ["  ".join(f"{c:<{widths[i]}}" for i, c in enumerate(r[:4])) + f"  {r[4]}" for r in rows]
+    head = (f"Walked {_plural(len(walked), 'node')} in {_plural(len(walk.get('batches') or []), 'step')}"
+            + (f" to Engine {target}" if target else "") + ".")
+    tail = [f"WARNING: {p}" for p in problems] or ["Every node is ready, every manager reachable."]
+    return [head, *table, *tail]

@@ -35,7 +35,8 @@ def node(host: str, state: str = "ready", reachability: str = "reachable", leade
             "availability": availability, "labels": dict(labels or {}), "state": state, "message": None,
             "addr": "10.0.0.1", "manager_reachability": reachability if manager else None,
             "manager_addr": "10.0.0.1:2377" if manager else None, "leader": leader and manager,
-            "engine_version": version, "nano_cpus": 2000000000, "memory_bytes": 2147483648}
+            "engine_version": version, "nano_cpus": 2000000000, "memory_bytes": 2147483648,
+            "root_ca_digest": "r1", "cert_issuer_digest": "i1"}
 
 
 def swarm(managers=("m1", "m2", "m3"), workers=("w1", "w2", "w3"), leader: Optional[str] = None,
@@ -506,17 +507,18 @@ def test_gate_before_batch(nodes, batch, expected):
 
 # ------------------------------------------------------------------------------------------------- drain
 def service(name: str, replicas: Optional[int] = 1, mode: str = "Replicated") -> dict[str, Any]:
-    """A GET /services entry (ID svc-<name>)."""
+    """A service view (ID svc-<name>) as swarm_node_info services=true returns it."""
     spec_mode: dict[str, Any] = {mode: {}}
     if mode == "Replicated" and replicas is not None:
         spec_mode = {"Replicated": {"Replicas": replicas}}
-    return {"ID": f"svc-{name}", "Version": {"Index": 5}, "Spec": {"Name": name, "Mode": spec_mode}}
+    return views.service_view({"ID": f"svc-{name}", "Version": {"Index": 5}, "Spec": {"Name": name, "Mode": spec_mode}})
 
 
 def task(name: str, host: str, state: str = "running", desired: str = "running", number: int = 1) -> dict[str, Any]:
-    """A GET /tasks entry of service ``name`` on ``host`` ('' = not scheduled)."""
-    return {"ID": f"task-{name}-{host}-{number}", "ServiceID": f"svc-{name}", "NodeID": nid(host) if host else "",
-            "Slot": number, "DesiredState": desired, "Status": {"State": state, "Message": state}}
+    """A task view of service ``name`` on ``host`` ('' = not scheduled) as swarm_node_info tasks=true returns it."""
+    return views.task_view({"ID": f"task-{name}-{host}-{number}", "ServiceID": f"svc-{name}",
+                            "NodeID": nid(host) if host else "", "Slot": number, "DesiredState": desired,
+                            "Status": {"State": state, "Message": state}})
 
 
 WEB3 = [task("web", "w2", number=1), task("web", "w3", number=2), task("web", "m1", number=3)]
@@ -582,3 +584,56 @@ def test_drained(tasks, services, batch, kwargs, message):
 def test_drained_takes_one_node_id_and_names_it_by_id():
     assert r.drained([task("web", "w1")], [service("web", 1)], nid("w1")) == r.Drain(
         False, "Not drained yet: node-w1 still runs 1 task of web; running elsewhere: web 0 of 1.")
+
+
+# ------------------------------------------------------------------------------------- for the playbooks
+@pytest.mark.parametrize(("readers", "batch", "leader", "expected"), [
+    (["m1", "m2", "m3"], ["w1"], "m2", "m2"),
+    (["m1", "m2", "m3"], ["m2"], "m2", "m1"),
+    (["m1", "m3"], ["m1"], "m2", "m3"),
+    (["m1"], ["m1"], "m1", "m1"),
+    ([], ["w1"], "", ""),
+])
+def test_pick_reader(readers, batch, leader, expected):
+    assert r.pick_reader(readers, batch, leader) == expected
+
+
+def test_playbook_batches_add_reader_gate_work_and_labels():
+    nodes = swarm(("m1", "m2", "m3"), ("w1", "w2"), m2={"engine_version": "28.5.0", "labels": {MARK: "pause"}})
+    walk = r.walk_order(nodes, ids(nodes), 2, TARGET)
+    batches = r.playbook_batches(walk, nodes, ["m1", "m2", "m3"], "m1")
+    assert [(b["hosts"], b["reader"], b["work_hosts"]) for b in batches] == [
+        (["m2"], "m1", []), (["w1", "w2"], "m1", ["w1", "w2"]), (["m3"], "m1", ["m3"]), (["m1"], "m2", ["m1"])]
+    assert batches[0]["steps"][0]["drain_labels"] == {MARK: "pause"}
+    assert batches[0]["steps"][0]["restore_labels"] == {MARK: None}
+    assert batches[1]["gate"] == ("before w1, w2: every node outside the batch ready, at least 2 of 3 managers "
+                                  "reachable, one leader")
+    assert batches[2]["gate"] == ("before manager m3: every other manager reachable, one leader, the quorum kept "
+                                  "while m3 is away (2 of 3 reachable, quorum 2)")
+
+
+@pytest.mark.parametrize(("nodes", "hosts", "target", "expected"), [
+    pytest.param(swarm(), ["w1"], "", [], id="back"),
+    pytest.param(swarm(w1={"state": "down"}), ["w1"], "", ["w1 is down"], id="down"),
+    pytest.param(swarm(m2={"manager_reachability": "unreachable"}), ["m2"], "", ["m2 is unreachable"],
+                 id="manager-unreachable"),
+    pytest.param(swarm(), ["w1"], TARGET, [f"w1 reports Engine {VERSION}, not 28.5"], id="old-version"),
+    pytest.param(swarm(leader="m9"), ["w9"], "", ["w9 is not listed", "the swarm has no leader"],
+                 id="not-listed-no-leader"),
+])
+def test_back_problems(nodes, hosts, target, expected):
+    assert r.back_problems(nodes, [nid(h) for h in hosts], target, {**ids(nodes), "w9": nid("w9")}) == expected
+
+
+def test_unsettled_and_final_report():
+    nodes = swarm(("m1", "m2", "m3"), ("w1",), w1={"state": "unknown", "labels": {MARK: "active"}})
+    assert r.unsettled(nodes) == ["w1 is unknown"]
+    walk = r.walk_order(swarm(("m1", "m2", "m3"), ("w1",)), ids(nodes), 1, TARGET).as_dict()
+    lines = r.final_report(nodes, {**walk, "node_ids": ids(nodes)})
+    assert lines[0] == "Walked 4 nodes in 4 steps to Engine 28.5."
+    assert lines[1].split() == ["HOST", "ROLE", "ENGINE", "AVAILABILITY", "STATE"]
+    assert f"WARNING: w1 still carries {MARK} (a walk that did not finish)" in lines
+    assert "WARNING: w1 is unknown" in lines and f"WARNING: m1 runs Engine {VERSION}, not 28.5" in lines
+    done = swarm(("m1", "m2", "m3"), ("w1",), **{h: {"engine_version": "28.5.2"} for h in ("m1", "m2", "m3", "w1")})
+    assert r.final_report(done, {"batches": [], "target_version": TARGET})[-1] == (
+        "Every node is ready, every manager reachable.")
