@@ -261,6 +261,9 @@ class Election:
     unprobed_managers: list[str]
     locked: list[str]
     refusals: list[str]
+    # With docker_swarm_force_rejoin and no inventory manager in a swarm: the hosts that leave the swarm they are
+    # in and join the one this run creates.
+    movers: list[str] = field(default_factory=list)
 
 
 def elect(inv: Inventory, local: Mapping[str, Mapping[str, Any]]) -> Election:
@@ -284,11 +287,17 @@ def elect(inv: Inventory, local: Mapping[str, Mapping[str, Any]]) -> Election:
           and v.get("cluster_id") and not v.get("error") and v.get("cluster_id") == ours}
     candidates = [h for h in [*present, *[h for h in local if h not in present]] if h in ok]
     in_swarm = [h for h, v in local.items() if v.get("state") in ("active", "locked")]
-    bootstrap = not in_swarm
-    if in_swarm:
+    movers: list[str] = []
+    if not votes and in_swarm and s.force_rejoin:
+        # No inventory manager is in a swarm: the inventory's swarm does not exist yet. The user said to move
+        # hosts found in other swarms: they leave theirs and join the one created here (locked ones cannot).
+        movers = [h for h in in_swarm if (local.get(h) or {}).get("state") == "active"]
+    staying = [h for h in in_swarm if h not in movers]
+    bootstrap = not staying
+    if staying:
         control = candidates[0] if candidates else ""
     else:
-        control = next((h for h in present if h in local), "")
+        control = next((h for h in present if h in local and h not in movers), "")
     cluster_of = {h: v["cluster_id"] for h, v in local.items() if v.get("cluster_id")}
     unprobed = [h for h in present if h not in local]
     locked = [h for h, v in local.items() if v.get("state") == "locked"]
@@ -306,10 +315,11 @@ def elect(inv: Inventory, local: Mapping[str, Mapping[str, Any]]) -> Election:
                         f"inventory's swarm {ours} (managers {', '.join(ours_by)}). Nothing was changed. Make them "
                         "leave that swarm, or set docker_swarm_force_rejoin: true to move them (a swarm whose last "
                         "manager leaves is gone)")
-    if not votes and cluster_of:
+    if not votes and cluster_of and not movers:
         clusters = ", ".join(dict.fromkeys(cluster_of.values()))
         refusals.append(f"hosts {', '.join(cluster_of)} are in a swarm ({clusters})"
-                        " that no inventory manager is in; the role will not adopt it or create another")
+                        " that no inventory manager is in; the role will not adopt it or create another (set "
+                        "docker_swarm_force_rejoin: true to move them into the swarm this run creates)")
     if locked and not s.have_unlock_key:
         refusals.append(f"locked (autolock) engines: {', '.join(locked)} - a manager of an autolocked swarm stays "
                         "locked after a restart. Give the unlock key as docker_swarm_unlock_key (keep it in "
@@ -322,11 +332,12 @@ def elect(inv: Inventory, local: Mapping[str, Mapping[str, Any]]) -> Election:
                         f"({_join(unprobed, 'every inventory manager was probed and none is in it')} failed); bring "
                         "a manager back; the role will not create a second swarm")
     if not control and bootstrap:
-        refusals.append("no reachable manager to create the swarm on")
+        refusals.append("no reachable manager to create the swarm on" + (
+            f" (every probed manager is in another swarm: {', '.join(movers)})" if movers else ""))
     if bootstrap and unprobed and not s.init_ignore_unreachable:
         refusals.append(f"no swarm found, but managers {', '.join(unprobed)} could not be probed and may already run "
                         "one; bring them back, or set docker_swarm_init_ignore_unreachable: true")
-    return Election(control, bootstrap, ours, votes, in_swarm, cluster_of, unprobed, locked, refusals)
+    return Election(control, bootstrap, ours, votes, in_swarm, cluster_of, unprobed, locked, refusals, movers)
 
 
 # ----------------------------------------------------------------------------------------- addresses
@@ -521,6 +532,8 @@ def make_plan(inv: Inventory, probes: Mapping[str, Mapping[str, Any]], unlocked:
     known = {n["id"] for n in nodes}
     plan.foreign = [h for h in inv.play_present if known and local.get(h, {}).get("state") == "active"
                     and local[h].get("node_id") not in known]
+    if plan.bootstrap:  # hosts that leave another swarm to join the one created here (force_rejoin)
+        plan.foreign = [h for h in inv.play_present if h in election.movers]
     if plan.foreign and not s.force_rejoin:
         desc = ", ".join(f"{h} (its managers: {_join(_manager_addrs(local[h]), '?')})"
                          for h in plan.foreign)

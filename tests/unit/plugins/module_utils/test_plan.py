@@ -323,6 +323,23 @@ PLANS = [
          "summary": "init 0, join 0 managers + 1 worker, promote 0, demote 0, prune 0, remove 0, update 0 nodes"},
         id="foreign-worker-unknown-to-control-moved-with-force_rejoin"),
     pytest.param(
+        inventory(["m1", "m2"], ["w1", "w2"], force_rejoin=True),
+        {**inactive("m1", "m2", "w2"), **swarm(["w1"], [], B)},
+        {"refusals": [], "bootstrap": True, "control": "m1", "foreign": ["w1"], "manager_joiners": ["m2"],
+         "worker_joiners": ["w1", "w2"],
+         "table": ["HOST  NOW       PLANNED",
+                   "m1    inactive  init (creates the swarm)",
+                   "m2    inactive  join as manager",
+                   "w1    manager   leave its swarm, join as worker",
+                   "w2    inactive  join as worker"]},
+        id="force_rejoin-fresh-inventory-worker-in-a-foreign-single-node-swarm"),
+    pytest.param(
+        inventory(["m1", "m2"], ["w1"], force_rejoin=True),
+        {"m1": probe_worker("m1", node_id="node-m1-b", remote=["10.9.0.1:2377"]), **inactive("m2", "w1")},
+        {"refusals": [], "bootstrap": True, "control": "m2", "foreign": ["m1"], "manager_joiners": ["m1"],
+         "worker_joiners": ["w1"]},
+        id="force_rejoin-fresh-inventory-first-manager-a-worker-elsewhere-init-on-the-next"),
+    pytest.param(
         inventory(["m1", "m2", "m3"], ["w1", "w2"], play=["w2"]),
         {**without(FULL_PROBES, "w1", "w2"), "w2": probe_inactive("w2")},
         {"refusals": [], "control": "m1", "bootstrap": False, "manager_joiners": [], "worker_joiners": ["w2"],
@@ -569,8 +586,14 @@ REFUSALS = [
     pytest.param(
         inventory(["m1"], ["w1"]), {"m1": probe_inactive("m1"), **swarm(["w1"], [], B)},
         ["Cannot converge: hosts w1 are in a swarm (swarm-b) that no inventory manager is in; the role will not adopt "
-         "it or create another"],
+         "it or create another (set docker_swarm_force_rejoin: true to move them into the swarm this run creates)"],
         id="swarm-no-inventory-manager-is-in"),
+    pytest.param(
+        inventory(["m1"], ["w1"], force_rejoin=True),
+        {"m1": probe_worker("m1", node_id="node-m1-b", remote=["10.9.0.1:2377"]), "w1": probe_inactive("w1")},
+        ["Cannot converge: no reachable manager to create the swarm on (every probed manager is in another swarm: "
+         "m1)"],
+        id="force_rejoin-fresh-inventory-but-the-only-manager-is-in-another-swarm"),
     pytest.param(
         inventory(["m1", "m3"], ["m2", "w1"], play=["m1", "m2", "w1"], play_all=["m1", "m2", "m3", "w1"]),
         M3_DOWN_PROBES, [QUORUM_DEMOTE],
