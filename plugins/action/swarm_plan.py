@@ -15,20 +15,22 @@ import getpass
 import json
 import os
 import random
+import shlex
 import socket
 from datetime import datetime, timezone
 from typing import Any, Mapping, Optional
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 from ansible.module_utils.parsing.convert_bool import boolean
+from ansible_collections.hive.swarm.plugins.module_utils._swarm import lock, rotation
 from ansible_collections.hive.swarm.plugins.module_utils._swarm import plan as planner
-from ansible_collections.hive.swarm.plugins.module_utils._swarm import rotation
 from ansible_collections.hive.swarm.plugins.module_utils._swarm import status as status_table
 from ansible_collections.hive.swarm.plugins.plugin_utils._action import StagedAction, plain, show
 from ansible_collections.hive.swarm.plugins.plugin_utils._poll import poll
 
 ROLE_PREFIX = "docker_swarm_"
-STAGES = ("inventory", "plan", "joined", "preflight", "health", "control", "removal", "rotate", "ca_wait", "status")
+STAGES = ("inventory", "lock", "plan", "joined", "preflight", "health", "control", "removal", "rotate", "ca_wait",
+          "status")
 # Documented in plugins/modules/swarm_plan.py (tests/unit/plugins/test_docs.py compares the two).
 ARGUMENT_SPEC: dict[str, Any] = {
     "stage": {"type": "str", "required": True, "choices": list(STAGES)},
@@ -47,7 +49,35 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "rotate": {"type": "dict"},
     "previous_root": {"type": "str", "default": ""},
     "warn_days": {"type": "float", "default": 30},
+    "path": {"type": "str"},
+    "stale": {"type": "int", "default": 1800},
 }
+# The lock: take it (mkdir is atomic) or say who holds it and for how long (rc 3).
+LOCK_TAKE = """lock=%(path)s; owner=%(owner)s
+if mkdir "$lock" 2>/dev/null; then printf '%%s\\n' "$owner" > "$lock/owner"; echo taken; exit 0; fi
+echo "age $(( $(date +%%s) - $(stat -c %%Y "$lock" 2>/dev/null || date +%%s) ))"
+cat "$lock/owner" 2>/dev/null
+exit 3
+"""
+# Break a lock, but only if it still has the owner line read before (another run may have broken it first).
+LOCK_BREAK = """lock=%(path)s
+if [ "$(cat "$lock/owner" 2>/dev/null)" = %(old)s ]; then rm -rf "$lock"; fi
+"""
+
+
+def _proc_start(pid: int) -> str:
+    """The start time of a controller process ('' when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            return lock.proc_start(handle.read())
+    except OSError:
+        return ""
+
+
+def _alive(pid: int, start: str) -> bool:
+    """Whether controller process ``pid`` runs and is the one that started at ``start``."""
+    now = _proc_start(pid)
+    return bool(now) and (not start or now == start)
 
 
 class ActionModule(StagedAction):
@@ -100,14 +130,73 @@ class ActionModule(StagedAction):
         check = planner.check_inventory(inv)
         if check.problems:
             raise AnsibleActionFail(check.message)
-        owner = (f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()} "
-                 f"{datetime.now(timezone.utc).isoformat()} {random.randint(0, 2 ** 31)}")
+        # the controller's ansible-playbook process (this action runs in a worker forked from it)
+        main_pid = os.getppid()
+        owner = lock.owner_line(getpass.getuser(), socket.gethostname(), main_pid, _proc_start(main_pid),
+                                datetime.now(timezone.utc).isoformat(), random.randint(0, 2 ** 31))
         result["ansible_facts"] = {"docker_swarm__inventory": {
             "absent": check.absent, "present_managers": check.present_managers,
-            "outside_managers": check.outside_managers, "lock_host": check.lock_host, "lock_owner": owner}}
+            "outside_managers": check.outside_managers, "lock_host": check.lock_host, "lock_owner": owner,
+            # the play host that takes the lock (a task of one host instead of run_once: see lock.yml)
+            "runner": next(iter(inv.play), "")}}
         if check.warnings:
             result["msg"] = check.warnings
             show(check.warnings)
+
+    def _stage_lock(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
+        """Take the converge lock on the lock host (the task is delegated there): wait while a live run holds it,
+        break it when its holder ran on this controller and is gone, or when it is older than ``stale``. An
+        unreachable lock host is reported (``unreachable_lock``): the run goes on unserialized. Nothing is raised:
+        the role stops every host (run_once) when the lock is not held."""
+        args = self._args
+        owner = str((task_vars.get("docker_swarm__inventory") or {}).get("lock_owner") or "")
+        path = str(args.get("path") or "")
+        stale = int(args.get("stale") or 0)
+        host = socket.gethostname()
+        notes: list[str] = []
+        waits: list[str] = []  # the first time the lock was found held by a live run
+
+        def attempt() -> dict[str, Any]:
+            try:
+                take = LOCK_TAKE % {"path": shlex.quote(path), "owner": shlex.quote(owner)}
+                res = self._low_level_execute_command(take, executable="/bin/sh")
+            except AnsibleConnectionFailure as err:
+                return {"state": "unreachable", "why": str(err)}
+            out = str(res.get("stdout") or "").splitlines()
+            if res.get("rc") == 0:
+                return {"state": "taken", "why": ""}
+            if res.get("rc") != 3 or not out or not out[0].startswith("age "):
+                return {"state": "error", "why": f"rc={res.get('rc')} {res.get('stderr') or res.get('stdout')}"}
+            held_by = "\n".join(out[1:])
+            age = int(out[0].split()[1]) if out[0].split()[1].lstrip("-").isdigit() else 0
+            decision = lock.verdict(held_by, age, stale, host, _alive)
+            if decision.action == "break":
+                self._low_level_execute_command(LOCK_BREAK % {"path": shlex.quote(path), "old": shlex.quote(held_by)},
+                                                executable="/bin/sh")
+                notes.append(f"broke the lock: {decision.why}")
+                return attempt()
+            if not waits:
+                waits.append(decision.why)
+            return {"state": "held", "why": decision.why}
+
+        got, why, waited = poll(attempt, lambda r: r["why"] if r["state"] == "held" else "",
+                                float(args.get("timeout") or 600), float(args.get("delay") or 2))
+        where = self._task.delegate_to or "the lock host"
+        result["held"] = got["state"] == "taken"
+        result["unreachable_lock"] = got["state"] == "unreachable"
+        if got["state"] == "error":
+            result["msg"] = f"Could not take the converge lock {path} on {where}: {got['why']}"
+        elif got["state"] == "held":  # the role's next task (run_once) stops every host with this sentence
+            result["msg"] = (
+                f"Another run is converging this swarm: the lock {path} on {where} is {why}. Waited {waited:.0f}s. "
+                f"Run again when it has finished; a lock whose run is gone is broken by the next run on the same "
+                f"controller at once, otherwise after docker_swarm_lock_stale ({stale}s).")
+        else:
+            if waits and got["state"] == "taken":
+                notes.append(f"waited {waited:.0f}s for the lock, {waits[0]}")
+            result["msg"] = "; ".join([*notes, got["why"] or "taken"])
+        if notes:
+            show(notes)
 
     def _stage_plan(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
         inv = self._inventory(task_vars)
@@ -175,11 +264,13 @@ class ActionModule(StagedAction):
         plan = task_vars.get("docker_swarm__plan") or {}
         node_ids = plain(task_vars.get("docker_swarm__node_ids") or plan.get("node_ids") or {})
         args = self._args
+        verdict = None
         if not args.get("poll"):
             control = self._probes(task_vars, inv).get(plan.get("control_after") or plan.get("control")) or {}
             verdict = planner.health(inv, plan, node_ids, control.get("nodes") or [],
                                      str((control.get("swarm") or {}).get("id") or ""))
-        else:
+        if verdict is None or verdict.problems:
+            # also when the probe saw a problem: a node whose link just came back is about to be marked Ready
             verdict = self._poll_health(inv, plan, node_ids, task_vars)
         result["msg"] = verdict.message
         if not verdict.problems:

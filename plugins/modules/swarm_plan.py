@@ -27,6 +27,12 @@ options:
       - V(inventory) - checks that need no connection (groups, manager count, advertise addresses, invalid role
         variables); sets the fact C(docker_swarm__inventory) (absent hosts, present and outside managers, lock host
         and this run's lock owner); prints a warning for an even manager count.
+      - V(lock) - delegated to the lock host - takes the converge lock (a directory at O(path), C(mkdir) is atomic,
+        with the run's owner line); while another run holds it, waits up to O(timeout). A lock whose holder ran on
+        this controller and is gone (an interrupted or killed run) is broken at once; any other lock after O(stale)
+        seconds. Returns RV(held) (false with the reason in RV(msg) when another run kept it) and
+        RV(unreachable_lock) when the lock host cannot be reached; it does not fail, so that the caller can stop
+        every host at once. Runs shell over the connection (no module, no Python on the lock host).
       - V(plan) - the whole plan from the probe (fact C(docker_swarm__plan), and C(docker_swarm__node_ids)); prints
         the plan as a table (host, what it is now, what this run does to it) and a one-line summary, also in check
         mode, and writes it as JSON to C(docker_swarm_plan_file) when that variable is set. Fails with the refusal
@@ -56,7 +62,7 @@ options:
         O(warn_days).
     type: str
     required: true
-    choices: [inventory, plan, joined, preflight, health, control, removal, rotate, ca_wait, status]
+    choices: [inventory, lock, plan, joined, preflight, health, control, removal, rotate, ca_wait, status]
   unlocked:
     description:
       - With O(stage=plan) - the locked engines were already handed to the unlock step (plan with what was read).
@@ -74,12 +80,13 @@ options:
     description:
       - With O(stage=health) and O(poll=true) - seconds to wait for the swarm to become healthy.
       - With O(stage=ca_wait) - seconds to wait for the root CA rotation to complete (O(stage=rotate) prints it).
+      - With O(stage=lock) - seconds to wait while another live run holds the lock.
     type: float
     default: 60
   delay:
     description:
-      - With O(stage=health) and O(poll=true), and with O(stage=ca_wait) - the longest pause between two reads
-        (the first is 0.5 s).
+      - With O(stage=health) and O(poll=true), and with O(stage=ca_wait) and O(stage=lock) - the longest pause
+        between two reads (the first is 0.5 s).
     type: float
     default: 2
   connection:
@@ -105,6 +112,13 @@ options:
     description: With O(stage=status) - warn about node certificates that expire within this many days.
     type: float
     default: 30
+  path:
+    description: With O(stage=lock) - the lock directory on the lock host.
+    type: str
+  stale:
+    description: With O(stage=lock) - seconds after which a lock held by a run of another controller is broken.
+    type: int
+    default: 1800
   exclude:
     description: With O(stage=control) - hosts that may not be chosen.
     type: list
@@ -158,6 +172,14 @@ msg:
   description: The plan table and summary (O(stage=plan)), warnings (O(stage=inventory)) or the verdict.
   returned: when there is something to show
   type: raw
+held:
+  description: With O(stage=lock) - this run holds the lock.
+  returned: when O(stage=lock)
+  type: bool
+unreachable_lock:
+  description: With O(stage=lock) - the lock host could not be reached; the run is not serialized.
+  returned: when O(stage=lock)
+  type: bool
 control:
   description:
     - With O(stage=control) - the first manager with control available, empty when there is none.

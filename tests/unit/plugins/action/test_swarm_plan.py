@@ -8,12 +8,13 @@ faked) with its deadline."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 from unittest.mock import MagicMock
 
 import pytest
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 from ansible_collections.hive.swarm.plugins.action import swarm_plan as action_mod
 from ansible_collections.hive.swarm.plugins.plugin_utils import _poll
 
@@ -71,6 +72,7 @@ def test_inventory_stage_returns_the_lock_host_and_refuses_a_bad_inventory() -> 
     result = action({"stage": "inventory"}).run(task_vars={**task_vars({}), "ansible_play_hosts": ["m1", "w1"]})
     facts = result["ansible_facts"]["docker_swarm__inventory"]
     assert facts["lock_host"] == "m1" and facts["absent"] == [] and facts["outside_managers"] == []
+    assert facts["runner"] == "m1"
     assert facts["lock_owner"] and result["changed"] is False
     bad = task_vars({}, hostvars={"m1": {"docker_swarm_node_state": "absent"}})
     with pytest.raises(AnsibleActionFail, match="Inventory check failed: no manager"):
@@ -139,6 +141,19 @@ def test_health_without_poll_judges_the_probe() -> None:
                                                "node_ids": {"m1": "id1", "w1": "id2"}})
     result = action({"stage": "health"}).run(task_vars=tv)
     assert result["msg"].startswith("Swarm C1: 2 nodes, 1 managers, leader m1")
+
+
+def test_health_without_poll_reads_again_when_the_probe_saw_a_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_poll.time, "sleep", lambda seconds: None)
+    down = [NODES[0], {**NODES[1], "state": "down"}]
+    probe = {**converged_probe("m1"), "nodes": down}
+    tv = task_vars({"m1": probe, "w1": converged_probe("w1")}, docker_swarm__plan={"control": "m1", "swarm_id": "C1"},
+                   docker_swarm__node_ids={"m1": "id1", "w1": "id2"})
+    reads = iter([{"nodes": down, "swarm": {"id": "C1"}}, {"nodes": NODES, "swarm": {"id": "C1"}}])
+    act = action({"stage": "health", "timeout": 30})
+    act._execute_module = lambda **kw: next(reads)
+    assert act.run(task_vars=tv)["msg"].startswith("Swarm C1: 2 nodes")
+    assert next(reads, None) is None, "read the node list until the node was ready again"
 
 
 def test_health_poll_reads_until_healthy(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -277,3 +292,71 @@ def test_status_stage_builds_the_table_and_warns() -> None:
     tv["hostvars"]["m1"]["st"] = {"unreachable": True, "msg": "down"}
     with pytest.raises(AnsibleActionFail, match=r"No manager with control available answered \(m1, w1\)"):
         action({"stage": "status", "probe": "st"}).run(task_vars=tv)
+
+
+# ------------------------------------------------------------------------------------------------- lock
+def lock_action(answers: list[Any], **args: Any) -> tuple[Any, list[str]]:
+    act = action({"stage": "lock", "path": "/run/l", "stale": 1800, "timeout": 10, **args})
+    sent: list[str] = []
+    queue = iter(answers)
+
+    def execute(cmd: str, executable: str = "") -> dict[str, Any]:
+        sent.append(cmd)
+        if "rm -rf" in cmd:
+            return {"rc": 0, "stdout": "", "stderr": ""}
+        answer = next(queue, answers[-1])
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    act._low_level_execute_command = execute
+    return act, sent
+
+
+def lock_vars() -> dict[str, Any]:
+    return {"docker_swarm__inventory": {"lock_owner": "me@here pid 1 start 2 t 3"}}
+
+
+def test_lock_taken_at_once() -> None:
+    act, sent = lock_action([{"rc": 0, "stdout": "taken\n"}])
+    result = act.run(task_vars=lock_vars())
+    assert result["held"] is True and result["unreachable_lock"] is False
+    assert "owner='me@here pid 1 start 2 t 3'" in sent[0] and "lock=/run/l" in sent[0]
+
+
+def test_lock_of_a_gone_run_on_this_controller_is_broken_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    host = action_mod.socket.gethostname()
+    monkeypatch.setattr(action_mod, "_alive", lambda pid, start: False)
+    held = {"rc": 3, "stdout": f"age 40\nops@{host} pid 999 start 5 t 1\n"}
+    act, sent = lock_action([held, {"rc": 0, "stdout": "taken\n"}])
+    result = act.run(task_vars=lock_vars())
+    assert result["held"] is True and "broke the lock: its holder, process 999 on this controller, is gone" in \
+        result["msg"]
+    assert "rm -rf" in sent[1] and f"= 'ops@{host} pid 999 start 5 t 1' ]" in sent[1]
+
+
+def test_lock_of_a_live_run_is_waited_for_until_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = {"t": 0.0}
+    monkeypatch.setattr(_poll.time, "monotonic", lambda: clock["t"])
+    monkeypatch.setattr(_poll.time, "sleep", lambda seconds: clock.update(t=clock["t"] + seconds))
+    act, sent = lock_action([{"rc": 3, "stdout": "age 40\nops@elsewhere pid 7 start 5 t 1\n"}])
+    result = act.run(task_vars=lock_vars())
+    assert result["held"] is False and result["unreachable_lock"] is False
+    assert result["msg"].startswith("Another run is converging this swarm: the lock /run/l on m1 is held by "
+                                    "ops@elsewhere (process 7) for 40s. Waited 10s.")
+    assert len(sent) > 3 and not any("rm -rf" in c for c in sent)
+
+
+def test_lock_host_unreachable_is_reported_not_raised() -> None:
+    act, _sent = lock_action([AnsibleConnectionFailure("ssh: no route")])
+    result = act.run(task_vars=lock_vars())
+    assert result["held"] is False and result["unreachable_lock"] is True and "no route" in result["msg"]
+
+
+def test_lock_taken_after_waiting_says_how_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_poll.time, "sleep", lambda seconds: None)
+    held = {"rc": 3, "stdout": "age 3\nops@elsewhere pid 7 start 5 t 1\n"}
+    act, _sent = lock_action([held, held, {"rc": 0, "stdout": "taken\n"}])
+    result = act.run(task_vars=lock_vars())
+    assert result["held"] is True
+    assert re.search(r"waited \d+s for the lock, held by ops@elsewhere \(process 7\) for 3s", result["msg"])
