@@ -217,8 +217,9 @@ class ActionModule(StagedAction):
         shortfall = int(self._args.get("max_shortfall") or 0)
 
         def problem(read: dict[str, Any]) -> str:
-            if read["problem"] or self._swarm_changed(read, walk):
-                return read["problem"] or self._swarm_changed(read, walk)
+            stop = read["problem"] or self._swarm_changed(read, walk)
+            if stop:
+                return stop
             verdict = rolling.drained(read.get("tasks") or [], read.get("services") or [], batch["node_ids"],
                                       nodes=read["nodes"], max_shortfall=shortfall, name=who)
             return verdict.message
