@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The full test run (what CI runs): set-up, then one pytest session ordered fast -> slow:
-#   unit (SDK faked) -> static (ruff, ansible-lint, ansible-doc, build/install, changelog,
-#   ansible-test sanity) -> lab tool -> module integration on the lab -> role integration
-#   -> Molecule scenarios -> reliability and security suite (faults, bad input, secrets).
+# The full test run (what CI runs): set-up, then one pytest session of: unit (SDK faked), static (ruff,
+#   ansible-lint, ansible-doc, build/install, changelog, ansible-test sanity), the lab tool, module
+#   integration on the lab, role integration, Molecule scenarios, and the reliability and security suite
+#   (faults, bad input, secrets).
 # Needs root (the lab uses network namespaces). Extra arguments go to pytest.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,6 +15,23 @@ export ANSIBLE_CONFIG="$ROOT/ansible.cfg"
 # The reliability suite (tests/integration/reliability, last) writes its case table to
 # $HIVE_RELIABILITY_RESULTS (default: a file in ${TMPDIR:-/tmp}) and prints it.
 export HIVE_RELIABILITY_RESULTS="${HIVE_RELIABILITY_RESULTS:-${TMPDIR:-/tmp}/hive-swarm-reliability-results.md}"
-exec "$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider -ra --durations=25 \
-  tests/unit tests/static tests/lab tests/integration/inventory tests/integration/modules \
-  tests/integration/roles tests/molecule tests/integration/reliability "$@"
+# Two pytest-xdist workers (HIVE_TEST_WORKERS, 0 = one process): most of a lab test is waiting on engines,
+# so two files at a time nearly halve the wall time on 2 cores. Every test file is one xdist group (the
+# reliability suite, which shares one lab, is one group; tests/conftest.py), handed out in the order below:
+# the longest groups first, so no long file starts last.
+WORKERS="${HIVE_TEST_WORKERS:-2}"
+PARALLEL=()
+if [ "$WORKERS" != "0" ]; then
+  PARALLEL=(-n "$WORKERS" --dist loadgroup --no-loadscope-reorder)
+fi
+status=0
+started="$(mktemp)"
+"$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider -ra --durations=30 "${PARALLEL[@]}" \
+  tests/integration/reliability tests/integration/roles tests/integration/modules tests/molecule \
+  tests/static tests/lab tests/integration/inventory tests/unit "$@" || status=$?
+if [ "$HIVE_RELIABILITY_RESULTS" -nt "$started" ]; then
+  echo "== reliability and security suite: $HIVE_RELIABILITY_RESULTS"
+  cat "$HIVE_RELIABILITY_RESULTS"
+fi
+rm -f "$started"
+exit "$status"
