@@ -105,8 +105,8 @@ author:
 """
 
 EXAMPLES = r"""
-# prod.swarm_nodes.yml - the swarm as seen by the local manager
-plugin: hive.swarm.swarm_nodes
+# prod.swarm_nodes.yml - the swarm as seen by the local manager is one line:
+#   plugin: hive.swarm.swarm_nodes
 
 # remote.swarm_nodes.yml - a manager over TLS; SSH as admin; groups per zone label
 plugin: hive.swarm.swarm_nodes
