@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -84,6 +85,41 @@ def test_galaxy_build_and_install(tmp_path: Path) -> None:
                env={"ANSIBLE_COLLECTIONS_PATH": str(dest), "ANSIBLE_CONFIG": str(empty_cfg)})
     assert_ok(proc)
     assert "hive.swarm.swarm_init" in proc.stdout
+
+
+def test_execution_environment_builds_its_context(tmp_path: Path) -> None:
+    """ansible-builder create on the repository's execution-environment.yml (with the built tarball): exact pins
+    that requirements/dev.txt allows (the versions the gating run tests), and the Docker SDK in the context."""
+    from packaging.requirements import Requirement
+
+    ee = yaml.safe_load((ROOT / "execution-environment.yml").read_text())
+    deps = ee["dependencies"]
+    pins = [Requirement(deps["ansible_core"]["package_pip"]), Requirement(deps["ansible_runner"]["package_pip"]),
+            *(Requirement(line) for line in deps["python"])]
+    ranges = {Requirement(line).name: Requirement(line).specifier
+              for line in (ROOT / "requirements" / "dev.txt").read_text().splitlines()
+              if line.strip() and not line.startswith("#")}
+    for pin in pins:
+        (spec,) = pin.specifier
+        assert spec.operator == "==", f"{pin}: pin an exact version"
+        assert pin.name not in ranges or ranges[pin.name].contains(spec.version), f"{pin} is outside dev.txt"
+    meta = yaml.safe_load((ROOT / "meta" / "execution-environment.yml").read_text())
+    assert {"python": "requirements.txt", "system": "bindep.txt"} == meta["dependencies"]
+    assert any(line.startswith("docker>=") for line in (ROOT / "requirements.txt").read_text().splitlines())
+
+    ctx = tmp_path / "ee"
+    ctx.mkdir()
+    assert_ok(run(str(BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(ctx)))
+    for name in ("execution-environment.yml", "bindep.txt"):
+        (ctx / name).write_text((ROOT / name).read_text())
+    proc = subprocess.run([str(BIN / "ansible-builder"), "create", "-f", "execution-environment.yml", "-c", "context"],
+                          cwd=ctx, capture_output=True, text=True, timeout=300, check=False)
+    assert_ok(proc)
+    built = ctx / "context" / "_build"
+    assert "docker==" in (built / "requirements.txt").read_text()
+    assert "openssh" in (built / "bindep.txt").read_text()
+    assert list((built / "collections").glob("hive-swarm-*.tar.gz"))
+    assert "ansible-core==" in (ctx / "context" / "Dockerfile").read_text()
 
 
 def test_ci_runs_the_readme_test_command() -> None:
