@@ -49,6 +49,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "rotate": {"type": "dict"},
     "previous_root": {"type": "str", "default": ""},
     "warn_days": {"type": "float", "default": 30},
+    "format": {"type": "str", "default": "text", "choices": ["text", "json"]},
     "path": {"type": "str"},
     "stale": {"type": "int", "default": 1800},
 }
@@ -381,7 +382,14 @@ class ActionModule(StagedAction):
         control = usable[candidates[0]]
         report = status_table.status_table(control.get("swarm"), control.get("nodes") or [], reads,
                                            float(self._args.get("warn_days") or 0))
+        swarm = control.get("swarm") or {}
+        document = {"swarm_id": swarm.get("id"), "root_ca_digest": swarm.get("root_ca_digest"),
+                    "root_rotation_in_progress": bool(swarm.get("root_rotation_in_progress")), "control": candidates[0],
+                    "nodes": list(report.rows), "unread": list(report.unread), "expiring": list(report.expiring),
+                    "warnings": list(report.warnings)}
         result.update(control=candidates[0], lines=list(report.lines), expiring=list(report.expiring),
-                      unread=list(report.unread))
+                      unread=list(report.unread), rows=list(report.rows))
+        show([json.dumps(document, indent=2, sort_keys=True)] if self._args.get("format") == "json"
+             else list(report.lines))
         if report.warnings:
             result["warnings"] = list(report.warnings)

@@ -112,6 +112,14 @@ options:
     description: With O(stage=status) - warn about node certificates that expire within this many days.
     type: float
     default: 30
+  format:
+    description:
+      - With O(stage=status) - how the action prints the swarm (at every verbosity) - V(text), an aligned table whose
+        columns are as wide as their data, or V(json), one JSON document (swarm ID, root CA digest, the rows of
+        RV(rows), unread and expiring hosts, warnings).
+    type: str
+    choices: [text, json]
+    default: text
   path:
     description: With O(stage=lock) - the lock directory on the lock host.
     type: str
@@ -200,6 +208,13 @@ lines:
   returned: when O(stage=status)
   type: list
   elements: str
+rows:
+  description:
+    - With O(stage=status) - one dict per node of the table, with the keys C(hostname), C(role), C(availability),
+      C(state), C(leader), C(engine), C(cert_days) and C(labels) (the cells as printed).
+  returned: when O(stage=status)
+  type: list
+  elements: dict
 expiring:
   description: With O(stage=status) - the hosts whose certificate expires within O(warn_days) (or has expired).
   returned: when O(stage=status)

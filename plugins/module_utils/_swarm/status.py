@@ -15,8 +15,8 @@ from typing import Any, Mapping, NamedTuple, Optional, Sequence
 
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.rotation import short
 
-ROW = "%-22s %-20s %-12s %-8s %-6s %-16s %-10s %s"
 HEADER = ("HOSTNAME", "ROLE", "AVAILABILITY", "STATE", "LEADER", "ENGINE", "CERT DAYS", "LABELS")
+KEYS = ("hostname", "role", "availability", "state", "leader", "engine", "cert_days", "labels")
 
 
 class Status(NamedTuple):
@@ -24,6 +24,14 @@ class Status(NamedTuple):
     warnings: tuple[str, ...]
     expiring: tuple[str, ...]  # hosts whose certificate expires within the threshold (or has expired)
     unread: tuple[str, ...]  # hosts of the play that could not be read
+    rows: tuple[dict[str, str], ...] = ()  # the table's rows, keyed by KEYS (the JSON form)
+
+
+def aligned(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows of cells as lines whose columns are as wide as their widest cell (two spaces apart, no trailing
+    blanks)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
 
 
 def host_problem(read: Any) -> str:
@@ -69,14 +77,15 @@ def status_table(swarm: Optional[Mapping[str, Any]], nodes: Sequence[Mapping[str
     title = f"Swarm {swarm.get('id') or '?'} ({len(nodes)} nodes), root CA {short(swarm.get('root_ca_digest'))}"
     if swarm.get("root_rotation_in_progress"):
         title += ", root CA rotation in progress"
-    lines = [title, ROW % HEADER]
+    cells: list[tuple[str, ...]] = []
     for node in sorted(nodes, key=lambda n: (str(n.get("hostname") or ""), str(n.get("id") or ""))):
         reach = node.get("manager_reachability")
         role = str(node.get("role") or "?") + (f" ({reach})" if reach and reach != "reachable" else "")
         labels = ",".join(f"{k}={v}" for k, v in sorted((node.get("labels") or {}).items()))
-        lines.append(ROW % (node.get("hostname") or "?", role, node.get("availability") or "?",
-                            node.get("state") or "?", "yes" if node.get("leader") else "",
-                            node.get("engine_version") or "?", cert_cell(host_of_node(node, reads), reads), labels))
+        cells.append((str(node.get("hostname") or "?"), role, str(node.get("availability") or "?"),
+                      str(node.get("state") or "?"), "yes" if node.get("leader") else "",
+                      str(node.get("engine_version") or "?"), cert_cell(host_of_node(node, reads), reads), labels))
+    lines = [title, *aligned([HEADER, *cells])]
     unread = tuple(sorted(h for h, read in reads.items() if host_problem(read)))
     if unread:
         lines.append("Hosts not read: " + "; ".join(f"{h} ({host_problem(reads[h])})" for h in unread))
@@ -102,4 +111,5 @@ def status_table(swarm: Optional[Mapping[str, Any]], nodes: Sequence[Mapping[str
         warnings.append(f"WARNING: node certificates expire within {warn_days:g} days: {named}. The Engine renews "
                         "them by itself while the node is in the swarm; a node that stays away longer must rejoin.")
         lines.extend(warnings)
-    return Status(tuple(lines), tuple(warnings), tuple(host for host, _days in expiring), unread)
+    return Status(tuple(lines), tuple(warnings), tuple(host for host, _days in expiring), unread,
+                  tuple(dict(zip(KEYS, row)) for row in cells))

@@ -12,6 +12,7 @@ every host.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -115,12 +116,20 @@ def test_status_shows_certificate_expiry_and_warns(lab: hivelab.Lab, inv: Path) 
     assert "CERT DAYS" in status.out
     print("\n".join(line for line in status.out.splitlines() if "CERT DAYS" in line or "cas1-" in line))
     for host in HOSTS:
-        row = next(line for line in status.out.splitlines() if f'"{host} ' in line)
-        days = re.search(r" (\d+\.\d) ", row)
+        row = next(line for line in status.out.splitlines() if re.match(rf"{re.escape(host)}\s+(manager|worker)", line))
+        days = re.search(r"\s(\d+\.\d)(\s|$)", row)
         assert days and 0 < float(days.group(1)) <= 91, (host, row)
     assert "WARNING: node certificates expire" not in status.out
     root = digest(cluster(lab)["TLSInfo"]["TrustRoot"])
     assert f"root CA {root[:12]}" in status.out
+
+    as_json = playbook(inv, "-e", "status_format=json", name="cas1: status json",
+                       playbook_path="playbooks/status.yml").ok()
+    text = as_json.out
+    document = json.loads(text[text.index("\n{\n") + 1:text.index("\n}\n") + 2])
+    assert document["swarm_id"] == cluster(lab)["ID"] and document["root_ca_digest"] == root
+    assert sorted(row["hostname"] for row in document["nodes"]) == sorted(HOSTS)
+    assert all(0 < float(row["cert_days"]) <= 91 for row in document["nodes"]), document["nodes"]
 
     warned = playbook(inv, "-e", "status_cert_warn_days=100000", name="cas1: status warn",
                       playbook_path="playbooks/status.yml").ok()

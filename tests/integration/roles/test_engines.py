@@ -9,6 +9,7 @@ registry (cached under /var/lib/hive-lab/engines).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -77,5 +78,5 @@ def test_mixed_cluster_converges_and_status_shows_engines(
     assert versions[f"{name}-w1"].startswith(workers_engine + ".") and versions[f"{name}-w2"].startswith(workers_engine)
     status = playbook(inv, name=f"mixed {name}: status", playbook_path="playbooks/status.yml").ok()
     for host, version in versions.items():
-        row = next(line for line in status.out.splitlines() if f'"{host} ' in line)
+        row = next(line for line in status.out.splitlines() if re.match(rf"{re.escape(host)}\s+(manager|worker)", line))
         assert version in row, (host, version, row)

@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any
-from unittest.mock import MagicMock
+from unittest.mock import MagicMock, patch
 
 import pytest
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
@@ -289,6 +289,12 @@ def test_status_stage_builds_the_table_and_warns() -> None:
     assert result["warnings"][0].startswith("WARNING: node certificates expire within 30 days: m1 (10.0 days)")
     quiet = action({"stage": "status", "probe": "st", "warn_days": 5}).run(task_vars=tv)
     assert "warnings" not in quiet and quiet["expiring"] == []
+    with patch("ansible_collections.hive.swarm.plugins.action.swarm_plan.show") as shown:
+        as_json = action({"stage": "status", "probe": "st", "format": "json"}).run(task_vars=tv)
+    document = json.loads(shown.call_args.args[0][0])
+    assert document["swarm_id"] == "C1" and document["control"] == "m1" and document["unread"] == []
+    assert [row["hostname"] for row in document["nodes"]] == ["m1", "w1"] == [r["hostname"] for r in as_json["rows"]]
+    assert document["expiring"] == ["m1"] and document["warnings"] == as_json["warnings"]
     tv["hostvars"]["m1"]["st"] = {"unreachable": True, "msg": "down"}
     with pytest.raises(AnsibleActionFail, match=r"No manager with control available answered \(m1, w1\)"):
         action({"stage": "status", "probe": "st"}).run(task_vars=tv)

@@ -35,7 +35,13 @@ def test_table_rows_with_certificate_days() -> None:
     assert report.lines[1].split() == ["HOSTNAME", "ROLE", "AVAILABILITY", "STATE", "LEADER", "ENGINE", "CERT",
                                        "DAYS", "LABELS"]
     rows = {line.split()[0]: line for line in report.lines[2:6]}
-    assert rows["m1"] == status.ROW % ("m1", "manager", "active", "ready", "yes", "20.10.24", "88.0", "")
+    # columns as wide as their widest cell, two spaces apart, no trailing blanks
+    assert report.lines[1] == ("HOSTNAME  ROLE     AVAILABILITY  STATE  LEADER  ENGINE    CERT DAYS  LABELS")
+    assert rows["m1"] == "m1        manager  active        ready  yes     20.10.24  88.0"
+    assert rows["w1"] == "w1        worker   active        ready          20.10.24  12.5       disk=ssd,zone=a"
+    assert report.rows[0] == {"hostname": "m1", "role": "manager", "availability": "active", "state": "ready",
+                              "leader": "yes", "engine": "20.10.24", "cert_days": "88.0", "labels": ""}
+    assert [row["hostname"] for row in report.rows] == ["m1", "w1", "w2", "x9"]
     assert rows["w1"].split()[-2:] == ["12.5", "disk=ssd,zone=a"]
     assert rows["w2"].split()[-1] == "expired"
     assert rows["x9"].split()[-1] == "-", "a node that is no host of the play"
@@ -75,3 +81,17 @@ def test_manager_reachability_and_no_certificate_option() -> None:
     assert report.lines[0] == "Swarm ? (1 nodes), root CA ?"
     assert report.lines[2].split()[:3] == ["m1", "manager", "(unreachable)"]
     assert report.warnings == () and not any(line.startswith("Certificates not read") for line in report.lines)
+
+
+def test_columns_grow_with_long_names() -> None:
+    long = "a-very-long-hostname-of-node-7.example.internal"
+    report = status.status_table(SWARM, [node("m1", "manager", True, "reachable"), node(long)],
+                                 {"m1": read("m1", manager=True)}, warn_days=30)
+    header, second, first = report.lines[1:4]  # sorted by hostname: the long one first
+    assert first.startswith("m1 ")
+    assert first.index("manager") == second.index("worker") == header.index("ROLE") == len(long) + 2
+    assert len({line.index(word) for line, word in ((header, "ENGINE"), (first, "20.10"), (second, "20.10"))}) == 1
+
+
+def test_aligned_of_nothing() -> None:
+    assert status.aligned([]) == []
