@@ -38,16 +38,19 @@ options:
       - CA certificate file used to verify the Engine's certificate when O(validate_certs=true).
       - Environment variables such as E(REQUESTS_CA_BUNDLE) or E(CURL_CA_BUNDLE) do not replace it (nor turn
         verification on when O(validate_certs=false)); without O(ca_path) they may name the system CA bundle.
+      - If not set and E(DOCKER_CERT_PATH) names a directory, its C(ca.pem) is used (as the Docker CLI does).
     type: path
     aliases: [ca_cert]
   client_cert:
     description:
       - Client certificate file presented to the Engine (TLS client authentication). Needs O(client_key).
       - Holding a client certificate of an Engine is root on that host.
+      - If not set and E(DOCKER_CERT_PATH) names a directory, its C(cert.pem) is used.
     type: path
   client_key:
     description:
       - Private key file of O(client_cert).
+      - If not set and E(DOCKER_CERT_PATH) names a directory, its C(key.pem) is used.
     type: path
   tls_hostname:
     description:

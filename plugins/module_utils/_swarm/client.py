@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
 import sys
 import time
@@ -44,6 +45,7 @@ from ansible_collections.hive.swarm.plugins.module_utils._swarm.options import (
     DEFAULT_DOCKER_HOST,
     DEFAULT_TIMEOUT,
     OPTION_REQUIREMENTS,
+    tls_files,
     version_lt,
 )
 
@@ -194,11 +196,12 @@ class SwarmClient:
         p = self.params
         if not (p.get("tls") or p.get("validate_certs")):
             return False
-        cert, key = p.get("client_cert"), p.get("client_key")
+        files = tls_files(p, os.environ)
+        cert, key = files["client_cert"], files["client_key"]
         verify = bool(p.get("validate_certs"))
         return TLSConfig(
             client_cert=(cert, key) if cert and key else None,
-            ca_cert=p.get("ca_path"),
+            ca_cert=files["ca_path"],
             verify=verify,
         )
 

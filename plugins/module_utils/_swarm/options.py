@@ -39,6 +39,17 @@ def common_argument_spec() -> dict[str, dict[str, Any]]:
 
 COMMON_REQUIRED_TOGETHER = [["client_cert", "client_key"]]
 
+# Files the Docker CLI reads from the directory in DOCKER_CERT_PATH, per option.
+CERT_PATH_FILES = {"ca_path": "ca.pem", "client_cert": "cert.pem", "client_key": "key.pem"}
+
+
+def tls_files(params: dict[str, Any], environ: Any) -> dict[str, Optional[str]]:
+    """ca_path, client_cert and client_key as given, else from the directory in DOCKER_CERT_PATH (ca.pem, cert.pem,
+    key.pem: what the Docker CLI reads there); only for the options not given."""
+    cert_dir = (environ.get("DOCKER_CERT_PATH") or "").rstrip("/")
+    return {name: params.get(name) or (f"{cert_dir}/{file}" if cert_dir else None)
+            for name, file in CERT_PATH_FILES.items()}
+
 
 class Requirement(NamedTuple):
     """Minimum versions for one feature. ``sdk`` None: the request is built by hive.swarm itself,

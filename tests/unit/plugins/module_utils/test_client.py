@@ -187,6 +187,23 @@ def test_tls_settings_win_over_ca_bundle_variables(tmp_path, monkeypatch, valida
     assert plain.merge_environment_settings("https://x", {}, None, None, None)["verify"] != str(files["ca"])
 
 
+def test_docker_cert_path_fills_the_files_not_given(engine, tmp_path, monkeypatch):
+    """DOCKER_CERT_PATH as the Docker CLI reads it: ca.pem, cert.pem and key.pem of that directory, for the options
+    not given; given options win; without TLS it changes nothing."""
+    for name in ("ca.pem", "cert.pem", "key.pem", "other-ca.pem"):
+        (tmp_path / name).write_text("x")
+    monkeypatch.setenv("DOCKER_CERT_PATH", f"{tmp_path}/")
+    tls = make(engine, docker_host="tcp://10.0.0.1:2376", validate_certs=True)._tls()
+    assert tls.ca_cert == f"{tmp_path}/ca.pem" and tls.cert == (f"{tmp_path}/cert.pem", f"{tmp_path}/key.pem")
+    tls = make(engine, docker_host="tcp://10.0.0.1:2376", validate_certs=True,
+               ca_path=str(tmp_path / "other-ca.pem"))._tls()
+    assert tls.ca_cert == str(tmp_path / "other-ca.pem") and tls.cert == (f"{tmp_path}/cert.pem", f"{tmp_path}/key.pem")
+    assert make(engine)._tls() is False
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(tmp_path / "nowhere"))
+    with pytest.raises(e.InvalidParameter, match="TLS options are not usable"):
+        make(engine, tls=True).info()
+
+
 def test_bad_tls_files_are_an_invalid_parameter(engine, tmp_path):
     client = make(engine, tls=True, client_cert=str(tmp_path / "missing.pem"), client_key=str(tmp_path / "k.pem"))
     with pytest.raises(e.InvalidParameter, match="TLS options are not usable"):
