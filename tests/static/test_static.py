@@ -132,3 +132,22 @@ def test_ci_runs_the_readme_test_command() -> None:
 def test_ansible_test_sanity() -> None:
     proc = run("bash", str(ROOT / "scripts" / "sanity.sh"), timeout=1500)
     assert_ok(proc)
+
+
+def test_awx_credential_type_is_consistent() -> None:
+    """extensions/awx/credential_type.yml: every injected template names an input (or a file it injects), the secrets
+    are secret, and the unlock key lands in the variable the role and playbooks read."""
+    cred = yaml.safe_load((ROOT / "extensions" / "awx" / "credential_type.yml").read_text())
+    fields = {field["id"]: field for field in cred["inputs"]["fields"]}
+    assert fields["unlock_key"]["secret"] is True and fields["tls_key"]["secret"] is True
+    injectors = cred["injectors"]
+    files = {name.split(".", 1)[1] for name in injectors["file"]}
+    for text in [*injectors["file"].values(), *injectors["extra_vars"].values()]:
+        for ref in re.findall(r"\{\{\s*([\w.]+)\s*\}\}", text):
+            assert ref in fields or (ref.startswith("tower.filename.") and ref.rsplit(".", 1)[1] in files), ref
+    assert injectors["extra_vars"]["docker_swarm_unlock_key"] == "{{ unlock_key }}"
+    argument_specs = (ROOT / "roles" / "docker_swarm" / "meta" / "argument_specs.yml").read_text()
+    assert "docker_swarm_unlock_key:" in argument_specs
+    docs = (ROOT / "docs" / "awx.md").read_text()
+    for playbook in sorted(p.name for p in (ROOT / "playbooks").glob("*.yml")):
+        assert f"playbooks/{playbook}" in docs or playbook == "site.yml", f"docs/awx.md: no job template for {playbook}"
