@@ -151,3 +151,14 @@ def test_awx_credential_type_is_consistent() -> None:
     docs = (ROOT / "docs" / "awx.md").read_text()
     for playbook in sorted(p.name for p in (ROOT / "playbooks").glob("*.yml")):
         assert f"playbooks/{playbook}" in docs or playbook == "site.yml", f"docs/awx.md: no job template for {playbook}"
+
+
+def test_modules_parse_on_the_oldest_managed_host_python() -> None:
+    """Modules and module_utils run on managed hosts: their syntax must be Python 3.8 (tests/config.yml)."""
+    import ast
+
+    assert yaml.safe_load((ROOT / "tests" / "config.yml").read_text())["modules"]["python_requires"] == ">=3.8"
+    files = [*(ROOT / "plugins" / "modules").glob("*.py"), *(ROOT / "plugins" / "module_utils").rglob("*.py")]
+    assert len(files) > 10
+    for path in files:
+        ast.parse(path.read_text(), filename=str(path), feature_version=(3, 8))
