@@ -162,3 +162,10 @@ def test_modules_parse_on_the_oldest_managed_host_python() -> None:
     assert len(files) > 10
     for path in files:
         ast.parse(path.read_text(), filename=str(path), feature_version=(3, 8))
+
+
+def test_galaxy_metadata_has_no_placeholders() -> None:
+    galaxy = yaml.safe_load((ROOT / "galaxy.yml").read_text())
+    for key in ("repository", "documentation", "homepage", "issues"):
+        value = str(galaxy.get(key) or "")
+        assert not any(word in value for word in ("example.", ".invalid", "TODO", "CHANGEME")), (key, value)
