@@ -26,11 +26,12 @@ from ansible_collections.hive.swarm.plugins.module_utils._swarm import lock, rot
 from ansible_collections.hive.swarm.plugins.module_utils._swarm import plan as planner
 from ansible_collections.hive.swarm.plugins.module_utils._swarm import status as status_table
 from ansible_collections.hive.swarm.plugins.plugin_utils._action import StagedAction, plain, show
+from ansible_collections.hive.swarm.plugins.plugin_utils._backup import BACKUP_ARGS, BACKUP_STAGES, BackupStages
 from ansible_collections.hive.swarm.plugins.plugin_utils._poll import poll
 
 ROLE_PREFIX = "docker_swarm_"
 STAGES = ("inventory", "lock", "plan", "joined", "preflight", "health", "control", "removal", "rotate", "ca_wait",
-          "status")
+          "status", *BACKUP_STAGES)
 # Documented in plugins/modules/swarm_plan.py (tests/unit/plugins/test_docs.py compares the two).
 ARGUMENT_SPEC: dict[str, Any] = {
     "stage": {"type": "str", "required": True, "choices": list(STAGES)},
@@ -52,6 +53,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "format": {"type": "str", "default": "text", "choices": ["text", "json"]},
     "path": {"type": "str"},
     "stale": {"type": "int", "default": 1800},
+    **BACKUP_ARGS,
 }
 # The lock: take it (mkdir is atomic) or say who holds it and for how long (rc 3).
 LOCK_TAKE = """lock=%(path)s; owner=%(owner)s
@@ -81,7 +83,7 @@ def _alive(pid: int, start: str) -> bool:
     return bool(now) and (not start or now == start)
 
 
-class ActionModule(StagedAction):
+class ActionModule(BackupStages, StagedAction):
     ARGUMENT_SPEC = ARGUMENT_SPEC
     _VALID_ARGS = frozenset(ARGUMENT_SPEC)
 

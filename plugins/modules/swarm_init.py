@@ -311,6 +311,13 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
     swarm = client.swarm_info
     if state == "locked":
         raise SwarmLocked("The swarm on this engine is locked; swarm_init can neither create nor adopt it.")
+    if state == "pending" and p["force_new_cluster"] and swarm.get("ControlAvailable") and swarm.get("Error"):
+        # A manager that lost its quorum at start (its peers are gone, e.g. after a restore of its raft) stays
+        # pending with "no leader": re-creating the swarm from its state is exactly what force_new_cluster is for.
+        result = create(module, client, requested, force_new_cluster=True)
+        if p["join_tokens"]:
+            result["join_tokens"] = client.join_tokens() if result["swarm_id"] else None
+        return result
     if state == "pending":
         raise SwarmError(
             "This engine is still joining a swarm (state pending).",

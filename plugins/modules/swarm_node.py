@@ -357,7 +357,11 @@ def ensure_absent(module: Any, client: SwarmClient, node: dict[str, Any], nodes:
         try:
             client.update_node(node_id, mutate, current=node)
         except NodeNotFound:
-            return gone(module)
+            # The Engine also says "not found" when demoting a manager entry that is no longer in the raft (the
+            # old managers after force_new_cluster): such an entry can only be removed as it is.
+            if not stale_manager(client, node_id):
+                return gone(module)
+            manager = False
         if manager:
             client.poll_node(node_id, left_raft, max(p["wait_timeout"], MIN_RAFT_WAIT), "has left the raft")
         remove(client, node_id, hostname, p["force"])
@@ -365,6 +369,15 @@ def ensure_absent(module: Any, client: SwarmClient, node: dict[str, Any], nodes:
         err.details.setdefault("changed", True)  # drained/demoted at least
         raise
     return result
+
+
+def stale_manager(client: SwarmClient, node_id: str) -> bool:
+    """Is ``node_id`` still listed, as a manager entry without raft membership (no ManagerStatus)?"""
+    try:
+        node = client.inspect_node(node_id)
+    except NodeNotFound:
+        return False
+    return (node.get("Spec") or {}).get("Role") == "manager" and not node.get("ManagerStatus")
 
 
 def remove(client: SwarmClient, node_id: str, hostname: str, force: bool) -> None:

@@ -208,6 +208,11 @@ local:
     engine_version:
       description: The Engine's version.
       type: str
+    docker_root_dir:
+      description: The Engine's data root (C(DockerRootDir) of C(/info)); its C(swarm) directory holds the node's
+        swarm state (what C(playbooks/backup.yml) archives).
+      type: str
+      version_added: 0.3.0
 swarm:
   description: The swarm object, without secrets. Null unless this node is a manager.
   returned: always

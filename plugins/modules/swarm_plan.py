@@ -60,9 +60,29 @@ options:
         registered as O(probe), the table of nodes (RV(lines)) with each node's certificate expiry in days, the
         hosts that could not be read, and a warning naming the hosts whose certificate expires within
         O(warn_days).
+      - V(backup) - for C(playbooks/backup.yml), from the managers' M(hive.swarm.swarm_node_info) results (with
+        O(hive.swarm.swarm_node_info#module:nodes=true)) registered as O(probe) - the manager to back up (O(host), or
+        the first reachable non-leader), refusals (quorum while it is away unless O(allow_outage), autolock without
+        O(unlock_key_set)) and the lines printed before any change (also in check mode). Returns RV(host),
+        RV(archive), RV(dest), RV(backup_dir), RV(docker_root_dir), RV(node_id), RV(swarm_id), RV(manifest).
+        Decisions in C(plugins/module_utils/_swarm/backup.py).
+      - V(backup_engine) - polls the engine of the task's host until it answers (after a start); returns RV(locked).
+      - V(backup_back) - polls the task's host until its node O(target) is ready and reachable again.
+      - V(backup_store) - on the controller, checks the fetched archive O(path) against O(sha256), writes its
+        manifest (O(manifest) with the time and the checksum, mode 0600) and removes this swarm's archives beyond
+        the newest O(keep). Does nothing in check mode.
+      - V(restore) - for C(playbooks/restore.yml), checks the archive O(path) against its manifest, its advertise
+        address against the address O(host) advertises (resolved as in O(stage=plan)), and O(host)'s engine (its
+        result registered as O(probe) - not in a healthy swarm unless O(force)); prints the plan. Returns RV(host),
+        RV(swarm_id), RV(node_id), RV(docker_root_dir), RV(manifest), RV(advertise_addr).
+      - V(restore_engine) - polls the task's host until its engine has loaded the restored swarm state (active, or
+        pending with an error).
+      - V(restore_back) - polls the task's host until it leads swarm O(manifest)C(.swarm_id) as node
+        O(manifest)C(.node_id).
     type: str
     required: true
-    choices: [inventory, lock, plan, joined, preflight, health, control, removal, rotate, ca_wait, status]
+    choices: [inventory, lock, plan, joined, preflight, health, control, removal, rotate, ca_wait, status, backup,
+              backup_engine, backup_back, backup_store, restore, restore_engine, restore_back]
   unlocked:
     description:
       - With O(stage=plan) - the locked engines were already handed to the unlock step (plan with what was read).
@@ -142,8 +162,37 @@ options:
     type: list
     elements: dict
   host:
-    description: With O(stage=removal) - the manager the removal works through, empty when there is none.
+    description:
+      - With O(stage=removal) - the manager the removal works through, empty when there is none.
+      - With O(stage=backup) - the manager to back up (empty - choose one); with O(stage=restore) - the host to
+        restore onto.
     type: str
+  allow_outage:
+    description: With O(stage=backup) - back up even when the other managers do not keep a quorum meanwhile.
+    type: bool
+    default: false
+  unlock_key_set:
+    description: With O(stage=backup) - whether C(docker_swarm_unlock_key) is set (an autolocked swarm needs it).
+    type: bool
+    default: false
+  keep:
+    description: With O(stage=backup) and O(stage=backup_store) - how many archives of the swarm to keep (0 - all).
+    type: int
+    default: 7
+  sha256:
+    description: With O(stage=backup_store) - the archive's sha256 as read on the host it was made on.
+    type: str
+    default: ""
+  manifest:
+    description:
+      - With O(stage=backup_store) - the manifest to write (RV(manifest) of O(stage=backup)).
+      - With O(stage=restore_back) - C(swarm_id) and C(node_id) of the restored swarm (RV(manifest) of
+        O(stage=restore)).
+    type: dict
+  force:
+    description: With O(stage=restore) - restore also onto a host whose engine is in a healthy (or locked) swarm.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -226,8 +275,8 @@ unread:
   type: list
   elements: str
 seconds:
-  description: With O(stage=ca_wait) - how long the wait took.
-  returned: when O(stage=ca_wait) ran (not in check mode)
+  description: With O(stage=ca_wait) and the waits of backup and restore - how long the wait took.
+  returned: when O(stage=ca_wait) ran (not in check mode), or a wait of backup or restore
   type: float
 behind:
   description: With O(stage=ca_wait) - the nodes that had not caught up at the last read (C(hostname), C(node_id),
@@ -235,6 +284,55 @@ behind:
   returned: when O(stage=ca_wait) ran (not in check mode)
   type: list
   elements: dict
+host:
+  description: With O(stage=backup) - the manager to back up; with O(stage=restore) - the host to restore onto.
+  returned: when O(stage=backup) or O(stage=restore)
+  type: str
+archive:
+  description: With O(stage=backup) - the archive's file name.
+  returned: when O(stage=backup)
+  type: str
+dest:
+  description: With O(stage=backup) - the archive's path on the controller.
+  returned: when O(stage=backup)
+  type: str
+backup_dir:
+  description: With O(stage=backup) - the controller directory of the archives (absolute).
+  returned: when O(stage=backup)
+  type: str
+docker_root_dir:
+  description: With O(stage=backup) and O(stage=restore) - the chosen host's Engine data root.
+  returned: when O(stage=backup) or O(stage=restore)
+  type: str
+node_id:
+  description: With O(stage=backup) and O(stage=restore) - the node ID of the archived manager.
+  returned: when O(stage=backup) or O(stage=restore)
+  type: str
+swarm_id:
+  description: With O(stage=rotate), O(stage=backup) and O(stage=restore) - the swarm's ID.
+  returned: when O(stage=rotate), O(stage=backup) or O(stage=restore)
+  type: str
+advertise_addr:
+  description: With O(stage=restore) - the address the restored node advertises (the archive's).
+  returned: when O(stage=restore)
+  type: str
+manifest:
+  description:
+    - With O(stage=backup) - the manifest's data known before the archive (swarm and node IDs, hostname, advertise
+      address, engine version, autolocked).
+    - With O(stage=backup_store) - the manifest written.
+    - With O(stage=restore) - C(swarm_id) and C(node_id) (for O(stage=restore_back)).
+  returned: when O(stage=backup), O(stage=backup_store) or O(stage=restore)
+  type: dict
+removed:
+  description: With O(stage=backup_store) - the older archives removed (file names).
+  returned: when O(stage=backup_store) ran (not in check mode)
+  type: list
+  elements: str
+locked:
+  description: With O(stage=backup_engine) - the engine came back locked (autolock).
+  returned: when O(stage=backup_engine)
+  type: bool
 ansible_facts:
   description: The planner's outputs (see O(stage)).
   returned: for the role's stages

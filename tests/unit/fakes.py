@@ -175,6 +175,8 @@ class FakeEngine:
         self.failures: dict[str, list[Any]] = {}  # "POST /swarm/init" -> [ApiFailure | Exception | callable]
         self.after_join_state: Optional[str] = None  # e.g. "pending" to simulate a slow join
         self.pending_polls = 0  # /info calls that still report pending before the join completes
+        # a manager that restarted without its peers (e.g. a restored raft) reports pending with ControlAvailable
+        self.pending_control = False
         self.clients: list[FakeAPIClient] = []
 
     # ----------------------------------------------------------- set-up helpers
@@ -274,7 +276,7 @@ class FakeEngine:
             "NodeID": self.node_id or "",
             "NodeAddr": self.addr if self.state != "inactive" else "",
             "LocalNodeState": state,
-            "ControlAvailable": self.manager and state == "active",
+            "ControlAvailable": (self.manager and state == "active") or (state == "pending" and self.pending_control),
             "Error": self.error,
             "RemoteManagers": self.swarm.remote_managers() if self.swarm and state == "active" else None,
         }
@@ -366,6 +368,7 @@ class FakeEngine:
             swarm.manager_addrs = {self.node_id: f"{self.addr}:2377"}
             swarm.has_leader = True
             self.error = ""
+            self.state, self.pending_control = "active", False
             return self.node_id
         spec = default_spec()
         _merge_nonzero(spec, body.get("Spec") or {})

@@ -35,6 +35,7 @@ def local_view(info: dict[str, Any]) -> dict[str, Any]:
         "managers_count": swarm.get("Managers") if cluster else None,
         "hostname": info.get("Name") or None,
         "engine_version": info.get("ServerVersion") or None,
+        "docker_root_dir": info.get("DockerRootDir") or None,
     }
 
 

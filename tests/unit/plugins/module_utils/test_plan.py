@@ -63,7 +63,8 @@ def local(host: str, state: str = "inactive", node_id: Optional[str] = None, clu
     return {"state": state, "node_id": node_id, "node_addr": addr, "control_available": manager,
             "is_manager": state == "active" and manager, "error": error,
             "remote_managers": [{"node_id": None, "addr": a} for a in remote], "cluster_id": cluster,
-            "nodes_count": None, "managers_count": None, "hostname": hostname or host, "engine_version": version}
+            "nodes_count": None, "managers_count": None, "hostname": hostname or host, "engine_version": version,
+            "docker_root_dir": "/var/lib/docker"}
 
 
 def host_addresses(host: str, default: Any = "", **interfaces: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from ansible_collections.hive.swarm.plugins.module_utils._swarm.tokens import ca
 from fakes import FakeEngine
 
 LOCAL_KEYS = {"state", "node_id", "node_addr", "control_available", "is_manager", "error", "remote_managers",
-              "cluster_id", "nodes_count", "managers_count", "hostname", "engine_version"}
+              "cluster_id", "nodes_count", "managers_count", "hostname", "engine_version", "docker_root_dir"}
 NODE_KEYS = {"id", "version", "hostname", "role", "availability", "labels", "state", "message", "addr",
              "manager_reachability", "manager_addr", "leader", "engine_version", "nano_cpus", "memory_bytes",
              "root_ca_digest", "cert_issuer_digest"}
@@ -20,6 +20,7 @@ def test_local_view_inactive():
     assert set(view) == LOCAL_KEYS
     assert view["state"] == "inactive" and view["node_id"] is None and view["remote_managers"] == []
     assert view["cluster_id"] is None and view["is_manager"] is False and view["error"] is None
+    assert view["docker_root_dir"] == "/var/lib/docker"
 
 
 def test_local_view_manager_and_worker():

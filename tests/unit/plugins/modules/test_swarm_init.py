@@ -6,7 +6,7 @@ import json
 
 import pytest
 from ansible_collections.hive.swarm.plugins.modules import swarm_init
-from fakes import ApiFailure, FakeEngine
+from fakes import NO_LEADER, ApiFailure, FakeEngine
 
 MAIN = swarm_init.main
 ARGS = {"advertise_addr": "127.0.0.1", "task_history_retention_limit": 3}
@@ -196,6 +196,22 @@ def test_force_new_cluster_only_acts_on_a_broken_swarm(engine, run_module):
     assert res.changed and res["swarm_id"] == swarm.id
     assert engine.bodies[-1][1]["ForceNewCluster"] is True
     assert res["diff"]["after"]["force_new_cluster"] is True
+    assert swarm.manager_addrs == {engine.node_id: "10.0.0.11:2377"}
+
+
+def test_force_new_cluster_on_a_restored_manager_that_stays_pending(engine, run_module):
+    """A manager restarted without its peers (its raft restored from a backup) stays pending, with control
+    available and a no-leader error: force_new_cluster re-creates the swarm from it; without it, the module fails."""
+    swarm = engine.make_manager()
+    swarm.manager_addrs["gone"] = "10.0.0.12:2377"
+    swarm.has_leader = False
+    engine.state, engine.error, engine.pending_control = "pending", NO_LEADER, True
+    res = run_module(MAIN, {})
+    assert res.failed and "still joining" in res["msg"] and engine.count("POST") == 0
+    res = run_module(MAIN, {"force_new_cluster": True})
+    assert res.changed, res.result
+    assert res["swarm_id"] == swarm.id and res["node_id"] == engine.node_id
+    assert engine.bodies[-1][1]["ForceNewCluster"] is True
     assert swarm.manager_addrs == {engine.node_id: "10.0.0.11:2377"}
 
 

@@ -393,6 +393,32 @@ def test_absent_down_manager_is_demoted_then_removed(engine, swarm, run_module):
     assert node(swarm, "m3id") is None
 
 
+def test_absent_manager_entry_outside_the_raft_is_removed(engine, swarm, run_module):
+    """After force_new_cluster the old managers stay listed with role manager but without raft membership (no
+    ManagerStatus); the Engine answers their demotion with NotFound ("can't find manager in raft memberlist"):
+    the entry is removed as it is."""
+    target = node(swarm, "m3id")
+    target["Status"]["State"] = "unknown"
+    del target["ManagerStatus"]
+    swarm.manager_addrs.pop("m3id", None)
+    engine.fail_next("POST /nodes/{id}/update",
+                     ApiFailure(404, "rpc error: code = NotFound desc = can't find manager in raft memberlist"))
+    res = run_module(MAIN, {"node": "m3id", "state": "absent", "force": True})
+    assert not res.failed and res.changed, res.result
+    assert node(swarm, "m3id") is None
+    assert [r for r in engine.requests if r.startswith("DELETE")] == ["DELETE /nodes/{id}"]
+
+
+def test_absent_node_gone_before_its_demotion_is_not_a_change(engine, swarm, run_module):
+    def vanish(fake):
+        fake.swarm.nodes = [n for n in fake.swarm.nodes if n["ID"] != "w2id"]
+        return ApiFailure(404, "node w2id not found")
+
+    engine.fail_next("POST /nodes/{id}/update", vanish)
+    res = run_module(MAIN, {"node": "w2", "state": "absent", "force": True})
+    assert not res.failed and not res.changed and "DELETE /nodes/{id}" not in engine.requests
+
+
 def test_absent_manager_breaking_quorum_is_refused(engine, swarm, run_module):
     node(swarm, "m2id")["ManagerStatus"]["Reachability"] = "unreachable"
     res = run_module(MAIN, {"node": "m3", "state": "absent", "force": True})
