@@ -406,6 +406,14 @@ host_addresses:
       description: The IPv4 address of the interface that holds the default route, null when there is none.
       type: str
       sample: 10.0.0.11
+    addresses:
+      description:
+        - Every IPv4 address of the host except loopback ones, secondary addresses included (from the kernel's
+          local routing table), empty when it cannot be read.
+      type: list
+      elements: str
+      sample: ["10.0.0.11", "10.0.0.21"]
+      version_added: 0.4.0
 certificate:
   description:
     - This node's swarm certificate (public data only), null when it cannot be read (see RV(certificate_unavailable)).
