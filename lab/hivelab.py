@@ -20,6 +20,7 @@ import fcntl
 import hashlib
 import http.client
 import io
+import ipaddress
 import json
 import os
 import pwd
@@ -105,6 +106,15 @@ def _read(path: Path) -> Optional[str]:
         return path.read_text()
     except OSError:
         return None
+
+
+def _read_json(path: Path) -> Dict[str, Any]:
+    text = _read(path)
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _read_pid(path: Path) -> Optional[int]:
@@ -708,6 +718,11 @@ class Host:
         return self.dir / "engine.json"
 
     @property
+    def addr_file(self) -> Path:
+        """The host's address when ``readdress`` changed it ({"ip": ..., "extra": [...]}); absent = the default."""
+        return self.dir / "addr.json"
+
+    @property
     def blocks_file(self) -> Path:
         """The host's port blocks (JSON list of {port, proto, direction}), as set by ``Lab.block``."""
         return self.dir / "blocks.json"
@@ -791,9 +806,67 @@ class Lab:
                 [("worker", f"w{i}") for i in range(1, workers + 1)]
         for idx, (role, short) in enumerate(roles, start=1):
             name = f"{self.name}-{short}"
-            hosts.append(Host(self.name, name, role, idx, f"198.18.{self.net}.{10 + idx}", f"hl{self.net}h{idx}",
-                              f"{NETNS_PREFIX}{name}", self.dir / "hosts" / name))
+            hdir = self.dir / "hosts" / name
+            ip = str(_read_json(hdir / "addr.json").get("ip") or f"198.18.{self.net}.{10 + idx}")
+            hosts.append(Host(self.name, name, role, idx, ip, f"hl{self.net}h{idx}", f"{NETNS_PREFIX}{name}", hdir))
         return hosts
+
+    def extra_addresses(self, host: str | Host) -> List[str]:
+        """Addresses the host keeps besides its IP (``readdress --keep-old``)."""
+        return [str(a) for a in _read_json(self.host(host).addr_file).get("extra") or []]
+
+    def readdress(self, host: str | Host, new_ip: str, keep_old: bool = False) -> Dict[str, Any]:
+        """Change the host's IP on the lab bridge: the new address is added on the host's eth0, then the old one
+        (and any kept one) is removed; with ``keep_old`` the new one becomes the primary address and the old one
+        stays as a secondary one (until the next ``readdress`` of the host); sshd is restarted to listen on the
+        addresses the host has; the state (``hosts/<host>/addr.json``) and the inventory follow. The engine is
+        not touched: what it does when its address goes away is what a real host's engine does. Only addresses of
+        the lab's own 198.18.N.0/24 (.2-.254, not the bridge's .1, not another host's)."""
+        h = self.host(host)
+        subnet = ipaddress.ip_network(f"198.18.{self.net}.0/24")
+        try:
+            addr = ipaddress.ip_address(new_ip)
+        except ValueError as exc:
+            raise LabError(f"bad address {new_ip!r}: an IPv4 address in {subnet}") from exc
+        if addr not in subnet or int(addr) & 0xFF in (0, 1, 255):
+            raise LabError(f"address {new_ip} is outside lab {self.name}'s {subnet} (.2-.254, .1 is the bridge)")
+        new = str(addr)
+        for other in self.hosts:
+            if other.name != h.name and new in (other.ip, *self.extra_addresses(other)):
+                raise LabError(f"address {new} is used by {other.name}")
+        old = [a for a in dict.fromkeys([h.ip, *self.extra_addresses(h)]) if a != new]
+        keep = old if keep_old else []
+        have = self._addresses(h)
+        ns = ["nsenter", f"--net=/run/netns/{h.netns}"]
+        # Deleting a primary address deletes its secondaries too unless promote_secondaries is on.
+        _run([*ns, "sysctl", "-q", "-w", "net.ipv4.conf.eth0.promote_secondaries=1"])
+        batch = []
+        if keep and new not in have:
+            # The new address becomes the primary one (the source of new outgoing connections), the old ones stay
+            # as secondary addresses: taken off and put back at once (open connections from them survive).
+            batch += [f"addr del {a}/24 dev eth0" for a in keep if a in have]
+            batch += [f"addr add {new}/24 dev eth0", *[f"addr add {a}/24 dev eth0" for a in keep]]
+        elif new not in have:
+            batch.append(f"addr add {new}/24 dev eth0")
+        batch += [f"addr del {a}/24 dev eth0" for a in old if a not in keep and a in have]
+        if batch:
+            _run(["ip", "-n", h.netns, "-batch", "-"], input_text="\n".join(batch) + "\n")
+        record = {"ip": new, "extra": keep}
+        h.addr_file.write_text(json.dumps(record) + "\n")
+        moved = self.host(h.name)
+        pid = self._verified_pid(h, "sshd")
+        if pid:
+            _terminate({pid}, 5, f"{h.name} sshd")
+        self._start_sshd(moved)
+        if not _poll(lambda: self._ssh_banner(moved), 15, 0.1):
+            raise LabError(f"{h.name}: sshd does not answer on {new}; log tail:\n{_tail(h.dir / 'sshd.log', 5)}")
+        self.write_inventory()
+        return {"host": h.name, "from": h.ip, "to": new, "kept": keep}
+
+    def _addresses(self, h: Host) -> List[str]:
+        """The IPv4 addresses on the host's eth0."""
+        out = _run(["ip", "-n", h.netns, "-4", "-o", "addr", "show", "dev", "eth0"]).stdout
+        return re.findall(r"inet (\d+\.\d+\.\d+\.\d+)/", out)
 
     @property
     def hosts(self) -> List[Host]:
@@ -1241,7 +1314,8 @@ class Lab:
         h.sshd_pidfile.unlink(missing_ok=True)
         argv = [
             *self._nsenter(h), SSHD, "-E", str(h.dir / "sshd.log"),
-            "-o", f"ListenAddress={h.ip}", "-o", "PidFile=/run/sshd.pid",
+            *[f"-oListenAddress={a}" for a in dict.fromkeys([h.ip, *self.extra_addresses(h)])],
+            "-o", "PidFile=/run/sshd.pid",
             "-o", f"AuthorizedKeysFile={self.dir / 'authorized_keys'}",
             "-o", "PermitRootLogin=prohibit-password", "-o", "PasswordAuthentication=no",
             "-o", "KbdInteractiveAuthentication=no", "-o", "PrintMotd=no", "-o", "X11Forwarding=no",
@@ -1827,6 +1901,13 @@ def _parser() -> argparse.ArgumentParser:
                       ("ip", "print the host's IP")):
         sp = named(sub.add_parser(cmd, help=text))
         sp.add_argument("host")
+    rea = named(sub.add_parser("readdress", help="change a host's IP on the lab bridge: readdress HOST NEW_IP",
+                               description="Adds NEW_IP (198.18.NET.2-254) on the host's eth0 and removes the old "
+                               "address (--keep-old: keeps it too until the next readdress); sshd listens on the "
+                               "new address, the lab state and the inventory follow. The engine is not touched."))
+    rea.add_argument("host")
+    rea.add_argument("new_ip")
+    rea.add_argument("--keep-old", action="store_true", help="keep the old address on the host as well")
     blk = named(sub.add_parser("block", help="drop a port's traffic inside a host (iptables): block HOST PORT/PROTO",
                                description="An iptables DROP rule in the host's network namespace: with --direction "
                                "in (default) packets to the host's PORT/PROTO are dropped, with out the packets it "
@@ -1927,6 +2008,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 print(f"{report['host']}: already runs {report['to']}")
         elif args.cmd in ("wipe", "cut", "heal"):
             getattr(lab, args.cmd)(args.host)
+        elif args.cmd == "readdress":
+            _require_root()
+            report = lab.readdress(args.host, args.new_ip, keep_old=args.keep_old)
+            print(f"{report['host']}: {report['from']} -> {report['to']}"
+                  + (f" (kept {', '.join(report['kept'])})" if report["kept"] else ""))
         elif args.cmd == "block":
             port, proto = _port_proto(args.port, need_proto=True)
             added = lab.block(args.host, port, proto or "tcp", args.direction)

@@ -257,7 +257,10 @@ swarm:
       type: str
       version_added: 0.3.0
 swarm_unavailable:
-  description: Why manager data (RV(swarm), RV(nodes), RV(node), tokens) is not available on this node; null when it is.
+  description:
+    - Why manager data (RV(swarm), RV(nodes), RV(node), tokens) is not available on this node; null when it is.
+    - With O(host_addresses=true), also when a manager advertises an address the host no longer has (its address
+      changed under the running swarm; RV(swarm) is null then too and nothing more is asked of the engine).
   returned: always
   type: str
   sample: This node is a worker; swarm and node data are only available on managers.
@@ -411,6 +414,14 @@ host_addresses:
       description: The IPv4 address of the interface that holds the default route, null when there is none.
       type: str
       sample: 10.0.0.11
+    addresses:
+      description:
+        - Every IPv4 address of the host except loopback ones, secondary addresses included (from the kernel's
+          local routing table), empty when it cannot be read.
+      type: list
+      elements: str
+      sample: ["10.0.0.11", "10.0.0.21"]
+      version_added: 0.4.0
 certificate:
   description:
     - This node's swarm certificate (public data only), null when it cannot be read (see RV(certificate_unavailable)).
@@ -544,11 +555,18 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
         raise InvalidParameter("local_only cannot be combined with nodes, node, join_tokens, unlock_key, tasks or "
                                "services.")
     local = local_view(client.info())
+    addresses = host_ipv4_addresses() if p["host_addresses"] else None
+    # The host's address changed under the running swarm: the other managers cannot reach this one, and its swarm
+    # requests only run into their deadlines (seconds each). Nothing more is asked.
+    cut_off = bool(addresses and addresses.get("addresses") and local["is_manager"] and local["node_addr"]
+                   and local["node_addr"] not in addresses["addresses"])
     result: dict[str, Any] = {
         "changed": False,
         "local": local,
-        "swarm": swarm_view(client.cluster) if local["is_manager"] else None,
-        "swarm_unavailable": unavailable_reason(local),
+        "swarm": swarm_view(client.cluster) if local["is_manager"] and not cut_off else None,
+        "swarm_unavailable": (f"This manager advertises {local['node_addr']}, an address this host no longer has: "
+                              "it is cut off from the swarm (re-address it)." if cut_off
+                              else unavailable_reason(local)),
         "nodes": [],
         "node": None,
         "tasks": [],
@@ -558,8 +576,8 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
         result["join_tokens"] = None
     if p["unlock_key"]:
         result["unlock_key"] = None
-    if p["host_addresses"]:
-        result["host_addresses"] = host_ipv4_addresses()
+    if addresses is not None:
+        result["host_addresses"] = addresses
     if p["certificate"]:
         result["certificate"], result["certificate_unavailable"] = node_certificate(client.info(), client.docker_host)
     if p["local_only"] or result["swarm_unavailable"]:

@@ -11,9 +11,9 @@ version_added: 0.2.0
 description:
   - The planner of the P(hive.swarm.docker_swarm#role) role and of the collection's playbooks, as an action that runs
     on the controller. Every decision - which manager to talk to, whether to create the swarm, each host's advertise
-    address, stale entries to prune, who joins as what, promotions, demotions, labels, removals, whether the plan
-    keeps the managers' quorum, whether the swarm is healthy - is made here by typed, unit-tested Python
-    (C(plugins/module_utils/_swarm/plan.py)); the role's tasks only order the module calls.
+    address, stale entries to prune, who joins as what, hosts to re-address, promotions, demotions, labels, removals,
+    whether the plan keeps the managers' quorum, whether the swarm is healthy - is made here by typed, unit-tested
+    Python (C(plugins/module_utils/_swarm/plan.py)); the role's tasks only order the module calls.
   - It reads the play (groups, play hosts, every host's C(docker_swarm_*) variables with the role's defaults) and the
     results the role's tasks registered (C(docker_swarm__probe), C(docker_swarm__probe_outside),
     C(docker_swarm__reprobe), C(docker_swarm__join_worker), C(docker_swarm__joined), C(docker_swarm__init),

@@ -150,15 +150,36 @@ def default_route_interface(route_table: str = "/proc/net/route") -> Optional[st
     return best[1] if best else None
 
 
-def host_ipv4_addresses(route_table: str = "/proc/net/route") -> dict[str, Any]:
-    """This host's interfaces with their IPv4 address, and the IPv4 address of the default route's interface."""
+def local_ipv4_addresses(fib_trie: str = "/proc/net/fib_trie") -> list[str]:
+    """Every IPv4 address of this host (secondary ones too, which SIOCGIFADDR does not show), loopback aside:
+    the ``/32 host LOCAL`` entries of the kernel's local routing table. [] when the table cannot be read."""
+    try:
+        with open(fib_trie, encoding="ascii") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return []
+    out: list[str] = []
+    last = ""
+    for line in lines:
+        text = line.strip()
+        if text.startswith(("|--", "+--")):
+            last = text[3:].split()[0]
+        elif text.startswith("/32 host LOCAL") and last and not last.startswith("127."):
+            out.append(last)
+    return list(dict.fromkeys(out))
+
+
+def host_ipv4_addresses(route_table: str = "/proc/net/route", fib_trie: str = "/proc/net/fib_trie") -> dict[str, Any]:
+    """This host's interfaces with their IPv4 address, the IPv4 address of the default route's interface, and
+    every IPv4 address of the host (``addresses``)."""
     interfaces = {}
     for _index, name in socket.if_nameindex():
         addr = interface_ipv4(name)
         if addr:
             interfaces[name] = addr
     default = default_route_interface(route_table)
-    return {"interfaces": interfaces, "default_ipv4": interfaces.get(default) if default else None}
+    return {"interfaces": interfaces, "default_ipv4": interfaces.get(default) if default else None,
+            "addresses": local_ipv4_addresses(fib_trie)}
 
 
 def engine_is_local(docker_host: str) -> bool:

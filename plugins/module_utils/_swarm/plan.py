@@ -266,12 +266,26 @@ class Election:
     movers: list[str] = field(default_factory=list)
 
 
-def elect(inv: Inventory, local: Mapping[str, Mapping[str, Any]]) -> Election:
+def cut_off(local: Mapping[str, Mapping[str, Any]], host_addresses: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Hosts whose engine advertises an address the host no longer has (changed on the host under a running
+    swarm): the other managers cannot reach such a manager, and what it says about the swarm is stale - a leader
+    cut off this way lists the others as unreachable. Only judged when the host's addresses could be read."""
+    out = []
+    for h, v in local.items():
+        found = host_addresses.get(h) or {}
+        addr = _text(v.get("node_addr"))
+        if addr and found.get("addresses") and addr not in host_ips(found):
+            out.append(h)
+    return out
+
+
+def elect(inv: Inventory, local: Mapping[str, Mapping[str, Any]], cut: Sequence[str] = ()) -> Election:
     """Which manager this run talks to, and whether a swarm is created.
 
     A swarm is created only when no probed host is in one, on the first probed manager of the inventory.
     Otherwise the inventory's swarm is the one most inventory managers are in, and any live manager of it
-    with ControlAvailable (inventory managers first) serves tokens and node operations.
+    with ControlAvailable (inventory managers first) serves tokens and node operations; not one whose address
+    is gone from its host (``cut``, see :func:`cut_off`).
     """
     s = inv.settings
     present = inv.present_managers
@@ -284,7 +298,7 @@ def elect(inv: Inventory, local: Mapping[str, Mapping[str, Any]]) -> Election:
     leaders = [c for c, n in votes.items() if n == top]
     ours = leaders[0] if len(leaders) == 1 else ""
     ok = {h for h, v in local.items() if v.get("state") == "active" and v.get("control_available")
-          and v.get("cluster_id") and not v.get("error") and v.get("cluster_id") == ours}
+          and v.get("cluster_id") and not v.get("error") and v.get("cluster_id") == ours and h not in cut}
     candidates = [h for h in [*present, *[h for h in local if h not in present]] if h in ok]
     in_swarm = [h for h, v in local.items() if v.get("state") in ("active", "locked")]
     movers: list[str] = []
@@ -403,6 +417,8 @@ class Plan:
     control_after: str = ""
     node_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
     removals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Hosts in the swarm whose address the inventory changed, in the order they move (managers one at a time).
+    readdress: list[dict[str, Any]] = field(default_factory=list)
     unprobed_keys: list[str] = field(default_factory=list)
     preflight: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     preflight_listeners: list[str] = field(default_factory=list)
@@ -419,7 +435,7 @@ class Plan:
     def changes(self) -> bool:
         """Does the plan change the swarm at all (a run that does not judges health without polling)?"""
         return bool(self.bootstrap or self.joins or self.stale or self.autolock is not None or self.promote
-                    or self.demote or self.node_updates or self.removals or self.unlocked)
+                    or self.demote or self.node_updates or self.removals or self.unlocked or self.readdress)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -493,6 +509,91 @@ def quorum_refusal(nodes: Sequence[Mapping[str, Any]], leaving_ids: set[str], ad
             "(or remove their entries with playbooks/remove_node.yml), then run again.")
 
 
+def host_ips(found: Mapping[str, Any]) -> set[str]:
+    """Every IPv4 address a probed host has (``host_addresses``: each interface's primary address, the
+    default route's, and ``addresses``, all of them, secondary ones included)."""
+    out = {_text(a) for a in (found.get("interfaces") or {}).values() if a}
+    out |= {_text(a) for a in found.get("addresses") or [] if a}
+    if found.get("default_ipv4"):
+        out.add(_text(found["default_ipv4"]))
+    return out
+
+
+def find_readdress(inv: Inventory, local: Mapping[str, Mapping[str, Any]],
+                   host_addresses: Mapping[str, Mapping[str, Any]], by_id: Mapping[str, Mapping[str, Any]],
+                   addrs: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Hosts in the swarm whose address the inventory changed: the inventory names an IP
+    (docker_swarm_advertise_addr, or ansible_host) that the host has, while its node advertises another one (a
+    manager: its raft address, ManagerStatus.Addr, or the engine's NodeAddr; a worker: the engine's NodeAddr, the
+    address gossip uses - the manager's node list shows the address the connection comes from). An engine cannot
+    change the address it advertises: the node leaves and joins again with the new one (a manager is demoted
+    first). Managers come first, one at a time, then workers. An address the host does not have is not taken
+    (a warning says so): a typo must not take a manager out of the swarm."""
+    steps: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    for h in inv.play_present:
+        hv = inv.hosts.get(h)
+        v = local.get(h) or {}
+        entry = by_id.get(_text(v.get("node_id")))
+        if hv is None or entry is None or v.get("state") not in ("active", "pending"):
+            continue
+        if not (hv.advertise_addr or is_ip(hv.target)):
+            continue  # the address comes from an interface or the engine: nothing named to move to
+        want = addrs.get(h, "")
+        raft = strip_port(entry.get("manager_addr")) if entry.get("role") == "manager" else ""
+        node_addr = _text(v.get("node_addr"))
+        old = [a for a in dict.fromkeys([raft, node_addr]) if a and a != want]
+        if not want or not old:
+            continue
+        if want not in host_ips(host_addresses.get(h) or {}):
+            warnings.append(f"WARNING: the inventory gives {h} the address {want}, but the host does not have it; its "
+                            f"node keeps advertising {old[0]} (not re-addressed). Fix the inventory or the host.")
+            continue
+        steps.append({"host": h, "node_id": _text(entry.get("id")), "old": old[0], "new": want,
+                      "demote": entry.get("role") == "manager", "role": inv.wanted_role(h),
+                      "reachable": entry.get("manager_reachability") == "reachable",
+                      "via": "", "remote_addrs": []})
+    steps.sort(key=lambda st: 0 if st["demote"] else 1)
+    return steps, warnings
+
+
+def readdress_route(steps: list[dict[str, Any]], candidates: Sequence[str], by_id: Mapping[str, Mapping[str, Any]],
+                    node_ids: Mapping[str, str], addrs: Mapping[str, str]) -> str:
+    """Fill in each step's ``via`` (the manager that demotes, removes the old entry and is joined through: a
+    control candidate other than the moving host, not one still to move when another will do) and
+    ``remote_addrs`` (that manager's raft address at that point: the new one once it has moved). Returns the
+    refusal when a step has no such manager."""
+    order = [st["host"] for st in steps]
+    for i, st in enumerate(steps):
+        later = set(order[i:])
+        others = [c for c in candidates if c != st["host"]]
+        via = next((c for c in others if c not in later), others[0] if others else "")
+        if not via:
+            return (f"Cannot re-address {st['host']} ({st['old']} -> {st['new']}): no other manager with control "
+                    "available to demote it, remove its old entry and let it join again. Nothing was changed.")
+        moved = via in order[:i]
+        raft = strip_port((by_id.get(node_ids.get(via, "")) or {}).get("manager_addr"))
+        st["via"] = via
+        st["remote_addrs"] = [with_port(addrs[via] if moved or not raft else raft, SWARM_PORT)]
+    return ""
+
+
+def readdress_refusal(steps: Sequence[Mapping[str, Any]], nodes: Sequence[Mapping[str, Any]]) -> str:
+    """Moving a manager demotes it first (its raft membership goes, see quorum.py): the managers that stay must
+    keep a quorum. Each move is judged on its own: the ones before it have joined again and are reachable."""
+    counts = quorum.view_counts(list(nodes))
+    blocked = [st for st in steps if st["demote"]
+               and not quorum.demote_keeps_quorum(counts, node_reachable=bool(st["reachable"]))]
+    if not blocked:
+        return ""
+    down = ", ".join(f"{n.get('hostname')} is {n.get('manager_reachability')}" for n in nodes
+                     if n.get("role") == "manager" and n.get("manager_reachability") != "reachable")
+    moves = ", ".join(f"{st['host']} ({st['old']} -> {st['new']})" for st in blocked)
+    return (f"Refusing to re-address the managers {moves}: demoting one of them would leave fewer reachable managers "
+            f"than the quorum ({counts.reachable} of {counts.total} reachable now: {down or 'all'}). Nothing was "
+            "changed. Bring the other managers back first, then run again.")
+
+
 def labels_differ(have: Mapping[str, str], want: Mapping[str, str], exclusive: bool) -> bool:
     if exclusive:
         return dict(have) != dict(want)
@@ -506,7 +607,8 @@ def make_plan(inv: Inventory, probes: Mapping[str, Mapping[str, Any]], unlocked:
     their node entries change state after the unlock, so the run counts as a change (health polls)."""
     s = inv.settings
     local = {h: dict(p["local"]) for h, p in probes.items() if isinstance(p.get("local"), Mapping)}
-    election = elect(inv, local)
+    addresses = {h: pr.get("host_addresses") or {} for h, pr in probes.items()}
+    election = elect(inv, local, cut_off(local, addresses))
     plan = Plan(control=election.control, bootstrap=election.bootstrap, ours=election.ours,
                 cluster_of=election.cluster_of, autolock=None, unlocked=list(unlocked or []))
     if election.locked and s.have_unlock_key and unlocked is None:
@@ -555,12 +657,28 @@ def make_plan(inv: Inventory, probes: Mapping[str, Mapping[str, Any]], unlocked:
     plan.manager_joiners = [h for h in inv.play_managers if h in must_join
                             and not (plan.bootstrap and h == plan.control)]
     plan.worker_joiners = [h for h in inv.play_workers if h in must_join]
-    joiners = set(plan.manager_joiners) | set(plan.worker_joiners)
-
     by_id = {n["id"]: n for n in nodes}
+    if not plan.bootstrap:
+        plan.readdress, moved_warnings = find_readdress(inv, local, addresses, by_id, plan.addrs)
+        plan.warnings += moved_warnings
+        moving = {st["host"] for st in plan.readdress}
+        plan.manager_joiners = [h for h in plan.manager_joiners if h not in moving]
+        plan.worker_joiners = [h for h in plan.worker_joiners if h not in moving]
+        ordered = [h for h in dict.fromkeys([plan.control, *inv.present_managers, *local]) if h in local]
+        cut = cut_off(local, addresses)
+        candidates = control_candidates({h: {"local": local[h]} for h in ordered
+                                         if local[h].get("cluster_id") == plan.ours and h not in cut})
+        refusal = readdress_refusal(plan.readdress, nodes) or readdress_route(
+            plan.readdress, candidates, by_id, plan.node_ids, plan.addrs)
+        if refusal:
+            plan.refusals.append(refusal)
+            return plan
+    joiners = set(plan.manager_joiners) | set(plan.worker_joiners)
+    moving = {st["host"] for st in plan.readdress}
     host_by_id = {i: h for h, i in plan.node_ids.items()}
     host_by_id.update({e["id"]: f"{e['hostname']} (stale entry)" for e in plan.stale})
-    role_of = {h: by_id[i]["role"] for h, i in plan.node_ids.items() if i in by_id and h not in joiners}
+    role_of = {h: by_id[i]["role"] for h, i in plan.node_ids.items()
+               if i in by_id and h not in joiners and h not in moving}
     leaving = {e["id"] for e in plan.stale} | {plan.node_ids[h] for h in [*inv.play_workers, *inv.play_absent]
                                                if h in plan.node_ids}
     promote_n = sum(1 for h in inv.play_managers if by_id.get(plan.node_ids.get(h, ""), {}).get("role") == "worker")
@@ -582,14 +700,14 @@ def make_plan(inv: Inventory, probes: Mapping[str, Mapping[str, Any]], unlocked:
 
     for h in inv.play_present:
         hv = inv.hosts[h]
-        entry = by_id.get(plan.node_ids.get(h, "")) if h not in joiners else None
+        entry = by_id.get(plan.node_ids.get(h, "")) if h not in joiners and h not in moving else None
         update: dict[str, Any] = {}
         if hv.labels or hv.labels_exclusive:
             if entry is None or labels_differ(entry.get("labels") or {}, hv.labels, hv.labels_exclusive):
                 update["labels"] = dict(hv.labels)
         if entry is not None and entry.get("availability") != hv.availability:
             update["availability"] = hv.availability
-        if update and (entry is not None or h in joiners or (plan.bootstrap and h == plan.control)):
+        if update and (entry is not None or h in joiners or h in moving or (plan.bootstrap and h == plan.control)):
             update["labels_state"] = "replace" if hv.labels_exclusive else "merge"
             plan.node_updates[h] = update
     for h in inv.play_absent:
@@ -600,7 +718,7 @@ def make_plan(inv: Inventory, probes: Mapping[str, Mapping[str, Any]], unlocked:
             plan.removals[h] = {"node_id": node_id, "drain": listed, "leave": leave, "remove": listed}
     if s.preflight and (plan.bootstrap or plan.joins):
         plan.preflight_listeners, plan.preflight = preflight_targets(inv, plan, local)
-    plan.warnings = plan_warnings(inv, local)
+    plan.warnings = [*plan_warnings(inv, local), *plan.warnings]
     plan.table, plan.summary = render(inv, plan, local)
     return plan
 
@@ -715,6 +833,11 @@ def render(inv: Inventory, plan: Plan, local: Mapping[str, Mapping[str, Any]]) -
             actions.append("join as manager")
         if h in plan.worker_joiners:
             actions.append("join as worker")
+        move = next((st for st in plan.readdress if st["host"] == h), None)
+        if move:
+            actions.append(f"re-address {h}: {move['old']} -> {move['new']} ("
+                           + ("demote, " if move["demote"] else "") + f"leave, remove entry, join as {move['role']}"
+                           + f" via {move['via']})")
         if h in plan.promote:
             actions.append("promote")
         if h in plan.demote:
@@ -743,6 +866,8 @@ def render(inv: Inventory, plan: Plan, local: Mapping[str, Mapping[str, Any]]) -
                f"worker{'s' if workers != 1 else ''}, promote {len(plan.promote)}, demote {len(plan.demote)}, "
                f"prune {len(plan.stale)}, remove {len(plan.removals)}, update {len(plan.node_updates)} "
                f"node{'s' if len(plan.node_updates) != 1 else ''}")
+    if plan.readdress:
+        summary += f", re-address {len(plan.readdress)}"
     if plan.autolock is not None:
         summary += f", autolock {'on' if plan.autolock else 'off'}"
     if plan.unlocked:

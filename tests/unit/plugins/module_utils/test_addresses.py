@@ -72,3 +72,31 @@ def test_engine_is_local():
     assert a.engine_is_local("unix:///run/docker.sock")
     assert a.engine_is_local("/var/run/docker.sock")
     assert not a.engine_is_local("tcp://10.0.0.1:2376")
+
+
+FIB_TRIE = """Main:
+  +-- 0.0.0.0/0 3 0 5
+     +-- 127.0.0.0/8 2 0 2
+           |-- 127.0.0.1
+              /32 host LOCAL
+     +-- 198.18.48.0/24 2 0 2
+           |-- 198.18.48.0
+              /24 link UNICAST
+           |-- 198.18.48.11
+              /32 host LOCAL
+           |-- 198.18.48.21
+              /32 host LOCAL
+        |-- 198.18.48.255
+           /32 link BROADCAST
+Local:
+  +-- 0.0.0.0/0 3 0 5
+           |-- 198.18.48.11
+              /32 host LOCAL
+"""
+
+
+def test_local_ipv4_addresses_reads_secondary_addresses(tmp_path):
+    path = tmp_path / "fib_trie"
+    path.write_text(FIB_TRIE)
+    assert a.local_ipv4_addresses(str(path)) == ["198.18.48.11", "198.18.48.21"]
+    assert a.local_ipv4_addresses(str(tmp_path / "missing")) == []

@@ -1120,3 +1120,129 @@ def test_duplicate_hostname_does_not_prune_an_unprobed_hosts_entry():
     plan = p.make_plan(inventory(**DOWN_INV), probes)
     assert plan.unprobed_keys == ["w2", "10.0.2.2"]
     assert plan.stale == []
+
+
+# ------------------------------------------------------------------------------------------ re-addressing
+NO_LEADER = "rpc error: code = Unknown desc = The swarm does not have a leader."
+MOVED = {"m1": "10.0.1.21", "m2": "10.0.1.22", "w1": "10.0.2.21"}
+
+
+def moved_inv(*hosts: str, **more: Any) -> p.Inventory:
+    """FULL-like inventory (3 managers, 1 worker) where ``hosts`` have their new address in the inventory."""
+    return inventory(["m1", "m2", "m3"], ["w1"], hostvars={h: {"ansible_host": MOVED[h], "advertise_addr": MOVED[h]}
+                                                           for h in hosts}, **more)
+
+
+def moved_addresses(host: str, keep_old: bool) -> dict[str, Any]:
+    """The host's addresses after its IP changed: only the new one, or (keep_old) the old as primary too."""
+    if keep_old:
+        return {**host_addresses(host), "addresses": [IPS[host], MOVED[host]]}
+    return {"interfaces": {"lo": "127.0.0.1", "eth0": MOVED[host]}, "default_ipv4": MOVED[host],
+            "addresses": [MOVED[host]]}
+
+
+def lost_manager(host: str, nodes: list[dict], state: str = "active") -> dict[str, Any]:
+    """A manager whose address went away on the host: its engine still advertises the old one and has no leader."""
+    view = local(host, state, nid(host), None, True, IPS[host], [raft("m1"), raft("m2"), raft("m3")], error=NO_LEADER)
+    return result(view, unavailable=NO_LEADER, addresses=moved_addresses(host, keep_old=False))
+
+
+M1_GONE_NODES = members(["m1", "m2", "m3"], ["w1"], leader="m2", m1={"manager_reachability": "unreachable"})
+M1_GONE_PROBES = {**swarm(["m1", "m2", "m3"], ["w1"], nodes=M1_GONE_NODES), "m1": lost_manager("m1", M1_GONE_NODES)}
+
+
+def with_addresses(probes: dict[str, dict], host: str, keep_old: bool = True) -> dict[str, dict]:
+    return {**probes, host: {**probes[host], "host_addresses": moved_addresses(host, keep_old)}}
+
+
+def step(host: str, via: str, remote: str, demote: bool = True, role: str = "manager", reachable: bool = True
+         ) -> dict[str, Any]:
+    return {"host": host, "node_id": nid(host), "old": IPS[host], "new": MOVED[host], "demote": demote, "role": role,
+            "reachable": reachable, "via": via, "remote_addrs": [remote]}
+
+
+READDRESS = [
+    pytest.param(
+        moved_inv("m1"), M1_GONE_PROBES,
+        {"refusals": [], "control": "m2", "readdress": [step("m1", "m2", raft("m2"), reachable=False)],
+         "manager_joiners": [], "worker_joiners": [], "promote": [], "demote": [], "stale": [], "changes": True,
+         "table": ["HOST  NOW      PLANNED",
+                   "m1    manager  re-address m1: 10.0.1.1 -> 10.0.1.21 (demote, leave, remove entry, join as manager "
+                   "via m2)",
+                   "m2    manager  -",
+                   "m3    manager  -",
+                   "w1    worker   -"],
+         "summary": NO_STEPS + ", re-address 1"},
+        id="host-first-old-address-gone-manager-moves-via-another"),
+    pytest.param(
+        moved_inv("m1"), {**M1_GONE_PROBES, "m1": lost_manager("m1", M1_GONE_NODES, state="pending")},
+        {"refusals": [], "readdress": [step("m1", "m2", raft("m2"), reachable=False)], "manager_joiners": []},
+        id="host-first-engine-restarted-pending-moves-does-not-join"),
+    pytest.param(
+        moved_inv("m2"), with_addresses(swarm(["m1", "m2", "m3"], ["w1"]), "m2"),
+        {"refusals": [], "control": "m1", "readdress": [step("m2", "m1", raft("m1"))], "demote": [], "warnings": []},
+        id="inventory-first-host-has-both-addresses"),
+    pytest.param(
+        moved_inv("m1"), with_addresses(swarm(["m1", "m2", "m3"], ["w1"]), "m1"),
+        {"refusals": [], "control": "m1", "control_after": "m1", "readdress": [step("m1", "m2", raft("m2"))]},
+        id="the-control-manager-moves-via-the-next-one"),
+    pytest.param(
+        moved_inv("m1", "m2", "w1"),
+        with_addresses(with_addresses(with_addresses(swarm(["m1", "m2", "m3"], ["w1"]), "m1"), "m2"), "w1"),
+        {"refusals": [], "readdress": [step("m1", "m3", raft("m3")), step("m2", "m1", "10.0.1.21:2377"),
+                                       step("w1", "m1", "10.0.1.21:2377", demote=False, role="worker",
+                                            reachable=False)],
+         "summary": NO_STEPS + ", re-address 3"},
+        id="two-managers-one-at-a-time-then-the-worker-via-a-moved-manager"),
+    pytest.param(
+        moved_inv("w1"), with_addresses(swarm(["m1", "m2", "m3"], ["w1"]), "w1", keep_old=False),
+        {"readdress": [step("w1", "m1", raft("m1"), demote=False, role="worker", reachable=False)]},
+        id="worker-leaves-and-joins-again"),
+    pytest.param(
+        moved_inv("m2"), swarm(["m1", "m2", "m3"], ["w1"]),
+        {"refusals": [], "readdress": [], "changes": False,
+         "warnings": ["WARNING: the inventory gives m2 the address 10.0.1.22, but the host does not have it; its node "
+                      "keeps advertising 10.0.1.2 (not re-addressed). Fix the inventory or the host."]},
+        id="address-the-host-does-not-have-is-not-taken"),
+    pytest.param(
+        inventory(["m1", "m2", "m3"], ["w1"], hostvars={"m1": {"interface": "eth0"}}),
+        with_addresses(swarm(["m1", "m2", "m3"], ["w1"]), "m1"),
+        {"readdress": [], "changes": False},
+        id="address-from-an-interface-is-not-a-move"),
+]
+
+
+@pytest.mark.parametrize(("inv", "probes", "expected"), READDRESS)
+def test_readdress_plan(inv, probes, expected):
+    assert picked(p.make_plan(inv, probes), expected) == expected
+
+
+def test_a_leader_cut_off_by_its_lost_address_is_not_the_control_manager():
+    """Right after the address went away the old leader still answers without error, but lists the others as
+    unreachable: the plan must not trust it (it would refuse for a quorum the swarm has)."""
+    nodes = members(["m1", "m2", "m3"], ["w1"], m2={"manager_reachability": "unreachable"},
+                    m3={"manager_reachability": "unreachable"})
+    probes = {**swarm(["m1", "m2", "m3"], ["w1"]),
+              "m1": {**probe_manager("m1", nodes=nodes, managers=["m1", "m2", "m3"]),
+                     "host_addresses": moved_addresses("m1", keep_old=False)}}
+    plan = p.make_plan(moved_inv("m1"), probes)
+    assert plan.refusals == [] and plan.control == "m2"
+    assert plan.readdress == [step("m1", "m2", raft("m2"))]
+
+
+def test_readdress_refused_when_the_others_lack_quorum():
+    nodes = members(["m1", "m2", "m3"], ["w1"], leader="m2", m1={"manager_reachability": "unreachable"},
+                    m3={"state": "down", "manager_reachability": "unreachable"})
+    probes = {**swarm(["m2"], ["w1"], nodes=nodes), "m1": lost_manager("m1", nodes)}
+    plan = p.make_plan(moved_inv("m1"), probes)
+    assert plan.refusals == [
+        "Refusing to re-address the managers m1 (10.0.1.1 -> 10.0.1.21): demoting one of them would leave fewer "
+        "reachable managers than the quorum (1 of 3 reachable now: m1 is unreachable, m3 is unreachable). Nothing "
+        "was changed. Bring the other managers back first, then run again."]
+    assert plan.table == []
+
+
+def test_readdress_refused_without_another_manager():
+    probes = with_addresses(swarm(["m1"], ["w1"]), "m1")
+    plan = p.make_plan(inventory(["m1"], ["w1"], hostvars={"m1": {"advertise_addr": MOVED["m1"]}}), probes)
+    assert len(plan.refusals) == 1 and plan.refusals[0].startswith("Refusing to re-address the managers m1")

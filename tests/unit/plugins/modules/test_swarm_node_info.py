@@ -202,3 +202,19 @@ def test_tasks_and_services_as_views_with_filters(engine, manager, run_module):
     assert engine.requests == ["GET /info", "GET /tasks", "GET /services"]
     res = run_module(MAIN, {"tasks": True, "tasks_filters": {"node": [w1["ID"]], "desired_state": "running"}})
     assert [t["id"] for t in res["tasks"]] == ["t1"] and res["services"] == []
+
+
+@pytest.mark.parametrize(("addresses", "cut"), [(["10.0.0.31"], True), (["10.0.0.31", "10.0.0.11"], False),
+                                                ([], False)])
+def test_manager_whose_address_is_gone_from_the_host_is_not_asked_for_nodes(engine, manager, run_module,
+                                                                            monkeypatch, addresses, cut):
+    monkeypatch.setattr(swarm_node_info, "host_ipv4_addresses", lambda: {
+        "interfaces": {"eth0": (addresses or ["10.0.0.11"])[0]}, "default_ipv4": None, "addresses": addresses})
+    res = run_module(MAIN, {"nodes": True, "host_addresses": True})
+    assert not res.failed and res["local"]["node_addr"] == "10.0.0.11"
+    if cut:
+        assert res["swarm_unavailable"] == ("This manager advertises 10.0.0.11, an address this host no longer has: "
+                                            "it is cut off from the swarm (re-address it).")
+        assert res["swarm"] is None and res["nodes"] == [] and engine.requests == ["GET /info"]
+    else:
+        assert res["swarm_unavailable"] is None and len(res["nodes"]) == 3
