@@ -523,7 +523,9 @@ def find_readdress(inv: Inventory, local: Mapping[str, Mapping[str, Any]],
                    host_addresses: Mapping[str, Mapping[str, Any]], by_id: Mapping[str, Mapping[str, Any]],
                    addrs: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
     """Hosts in the swarm whose address the inventory changed: the inventory names an IP
-    (docker_swarm_advertise_addr, or ansible_host) that the host has, while its node advertises another one (a
+    (docker_swarm_advertise_addr; or ansible_host, when the old address is gone from the host - with both addresses
+    still on the host only an explicit docker_swarm_advertise_addr moves a node) that the host has, while its node
+    advertises another one (a
     manager: its raft address, ManagerStatus.Addr, or the engine's NodeAddr; a worker: the engine's NodeAddr, the
     address gossip uses - the manager's node list shows the address the connection comes from). An engine cannot
     change the address it advertises: the node leaves and joins again with the new one (a manager is demoted
@@ -545,9 +547,17 @@ def find_readdress(inv: Inventory, local: Mapping[str, Mapping[str, Any]],
         old = [a for a in dict.fromkeys([raft, node_addr]) if a and a != want]
         if not want or not old:
             continue
-        if want not in host_ips(host_addresses.get(h) or {}):
+        ips = host_ips(host_addresses.get(h) or {})
+        if want not in ips:
             warnings.append(f"WARNING: the inventory gives {h} the address {want}, but the host does not have it; its "
                             f"node keeps advertising {old[0]} (not re-addressed). Fix the inventory or the host.")
+            continue
+        if not hv.advertise_addr and all(a in ips for a in old):
+            # Only ansible_host names the new address and the old one still works (a swarm adopted with another
+            # interface's address, a public ansible_host): moving a node is disruptive, so it takes an explicit word.
+            warnings.append(f"Note: {h} advertises {old[0]} in the swarm, its ansible_host is {want}; it is not "
+                            f"re-addressed. To move it, set docker_swarm_advertise_addr: {want} (or to keep it "
+                            f"quiet: {old[0]}).")
             continue
         steps.append({"host": h, "node_id": _text(entry.get("id")), "old": old[0], "new": want,
                       "demote": entry.get("role") == "manager", "role": inv.wanted_role(h),

@@ -1205,6 +1205,19 @@ READDRESS = [
                       "keeps advertising 10.0.1.2 (not re-addressed). Fix the inventory or the host."]},
         id="address-the-host-does-not-have-is-not-taken"),
     pytest.param(
+        inventory(["m1", "m2", "m3"], ["w1"], hostvars={"m2": {"ansible_host": MOVED["m2"]}}),
+        with_addresses(swarm(["m1", "m2", "m3"], ["w1"]), "m2"),
+        {"refusals": [], "readdress": [], "changes": False,
+         "warnings": ["Note: m2 advertises 10.0.1.2 in the swarm, its ansible_host is 10.0.1.22; it is not "
+                      "re-addressed. To move it, set docker_swarm_advertise_addr: 10.0.1.22 (or to keep it quiet: "
+                      "10.0.1.2)."]},
+        id="only-ansible-host-differs-and-the-old-address-works-no-move"),
+    pytest.param(
+        inventory(["m1", "m2", "m3"], ["w1"], hostvars={"w1": {"ansible_host": MOVED["w1"]}}),
+        with_addresses(swarm(["m1", "m2", "m3"], ["w1"]), "w1", keep_old=False),
+        {"readdress": [step("w1", "m1", raft("m1"), demote=False, role="worker", reachable=False)]},
+        id="only-ansible-host-differs-and-the-old-address-is-gone-moves"),
+    pytest.param(
         inventory(["m1", "m2", "m3"], ["w1"], hostvars={"m1": {"interface": "eth0"}}),
         with_addresses(swarm(["m1", "m2", "m3"], ["w1"]), "m1"),
         {"readdress": [], "changes": False},
