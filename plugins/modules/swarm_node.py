@@ -357,7 +357,13 @@ def ensure_absent(module: Any, client: SwarmClient, node: dict[str, Any], nodes:
         try:
             client.update_node(node_id, mutate, current=node)
         except NodeNotFound:
-            return gone(module)
+            if not listed(client, node_id):
+                return gone(module)
+            # A manager entry outside the raft (its swarm was recovered with force_new_cluster on another manager):
+            # the Engine answers the demotion with 404 "can't find manager in raft memberlist". Drain it and remove
+            # it as it is (a node outside the raft needs no demotion before removal).
+            client.update_node(node_id, drain_only)
+            manager = False
         if manager:
             client.poll_node(node_id, left_raft, max(p["wait_timeout"], MIN_RAFT_WAIT), "has left the raft")
         remove(client, node_id, hostname, p["force"])
@@ -365,6 +371,21 @@ def ensure_absent(module: Any, client: SwarmClient, node: dict[str, Any], nodes:
         err.details.setdefault("changed", True)  # drained/demoted at least
         raise
     return result
+
+
+def drain_only(current: dict[str, Any]) -> Optional[dict[str, Any]]:
+    new = copy.deepcopy(current)
+    new["Availability"] = "drain"
+    return new if spec_fields(new) != spec_fields(current) else None
+
+
+def listed(client: SwarmClient, node_id: str) -> bool:
+    """Whether the swarm still has the node entry."""
+    try:
+        client.inspect_node(node_id)
+    except NodeNotFound:
+        return False
+    return True
 
 
 def remove(client: SwarmClient, node_id: str, hostname: str, force: bool) -> None:
