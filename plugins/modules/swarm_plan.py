@@ -60,9 +60,20 @@ options:
         registered as O(probe), the table of nodes (RV(lines)) with each node's certificate expiry in days, the
         hosts that could not be read, and a warning naming the hosts whose certificate expires within
         O(warn_days).
+      - V(recover) - for C(playbooks/recover.yml), from the inventory managers' M(hive.swarm.swarm_node_info) results
+        (with O(hive.swarm.swarm_node_info#module:certificate=true)) registered as O(probe) - the survivor (O(target)
+        or the first manager holding raft state of the swarm), the swarm and the lost managers whose entries go
+        (RV(survivor), RV(swarm_id), RV(dead), RV(recover)), printed before anything changes (also in check mode).
+        Fails with nothing changed for an unusable O(target), managers of two swarms, no manager to recover from, a
+        locked survivor without C(docker_swarm_unlock_key), or without C(confirm_recover=yes) in a normal run.
+        When the quorum is not lost it says so and returns RV(recover=false).
+      - V(recovered) - for C(playbooks/recover.yml), reads the survivor (the host the task is delegated to) through
+        M(hive.swarm.swarm_node_info) until it is the leader, answers the node list and lists none of the node IDs in
+        O(exclude), or fails at O(timeout). Does nothing in check mode.
     type: str
     required: true
-    choices: [inventory, lock, plan, joined, preflight, health, control, removal, rotate, ca_wait, status]
+    choices: [inventory, lock, plan, joined, preflight, health, control, removal, rotate, ca_wait, status, recover,
+              recovered]
   unlocked:
     description:
       - With O(stage=plan) - the locked engines were already handed to the unlock step (plan with what was read).
@@ -81,6 +92,7 @@ options:
       - With O(stage=health) and O(poll=true) - seconds to wait for the swarm to become healthy.
       - With O(stage=ca_wait) - seconds to wait for the root CA rotation to complete (O(stage=rotate) prints it).
       - With O(stage=lock) - seconds to wait while another live run holds the lock.
+      - With O(stage=recovered) - seconds to wait for the survivor to lead the swarm.
     type: float
     default: 60
   delay:
@@ -91,12 +103,14 @@ options:
     default: 2
   connection:
     description:
-      - With O(stage=health) and O(poll=true), and with O(stage=ca_wait) - the connection options for
+      - With O(stage=health) and O(poll=true), and with O(stage=ca_wait) and O(stage=recovered) - the connection
+        options for
         M(hive.swarm.swarm_node_info) (as in the role's C(docker_swarm_connection)).
     type: dict
   probe:
     description:
-      - With O(stage=control), O(stage=rotate) and O(stage=status) - the name of the variable each host registered
+      - With O(stage=control), O(stage=rotate), O(stage=status) and O(stage=recover) - the name of the variable each
+        host registered
         its swarm_node_info result in.
     type: str
   rotate:
@@ -120,11 +134,16 @@ options:
     type: int
     default: 1800
   exclude:
-    description: With O(stage=control) - hosts that may not be chosen.
+    description:
+      - With O(stage=control) - hosts that may not be chosen.
+      - With O(stage=recovered) - node IDs that must no longer be listed.
     type: list
     elements: str
   target:
-    description: With O(stage=removal) - the node to remove (as the user named it).
+    description:
+      - With O(stage=removal) - the node to remove (as the user named it).
+      - With O(stage=recover) - the manager to recover from (C(recover_from)); empty to choose the first that holds
+        raft state of the swarm.
     type: str
   node:
     description: With O(stage=removal) - its node entry (RV(hive.swarm.swarm_node_info#module:node)), null if none.
@@ -134,7 +153,9 @@ options:
     type: list
     elements: dict
   host:
-    description: With O(stage=removal) - the manager the removal works through, empty when there is none.
+    description:
+      - With O(stage=removal) - the manager the removal works through, empty when there is none.
+      - With O(stage=recovered) - the survivor's name in messages.
     type: str
 attributes:
   check_mode:
@@ -211,13 +232,35 @@ unread:
   type: list
   elements: str
 seconds:
-  description: With O(stage=ca_wait) - how long the wait took.
-  returned: when O(stage=ca_wait) ran (not in check mode)
+  description: With O(stage=ca_wait) and O(stage=recovered) - how long the wait took.
+  returned: when O(stage=ca_wait) or O(stage=recovered) ran (not in check mode)
   type: float
 behind:
   description: With O(stage=ca_wait) - the nodes that had not caught up at the last read (C(hostname), C(node_id),
     C(state), C(why)).
   returned: when O(stage=ca_wait) ran (not in check mode)
+  type: list
+  elements: dict
+recover:
+  description: With O(stage=recover) - the managers lost their quorum and the recovery goes ahead (false when there
+    is nothing to recover).
+  returned: when O(stage=recover)
+  type: bool
+survivor:
+  description: With O(stage=recover) - the manager the swarm is recovered from.
+  returned: when O(stage=recover)
+  type: str
+swarm_id:
+  description: With O(stage=recover) - the swarm's ID (from the survivor's certificate when /info has none).
+  returned: when O(stage=recover)
+  type: str
+locked:
+  description: With O(stage=recover) - the survivor's engine is locked and is unlocked first.
+  returned: when O(stage=recover)
+  type: bool
+dead:
+  description: With O(stage=recover) - the lost managers whose entries are removed (C(id), C(addr), C(host)).
+  returned: when O(stage=recover)
   type: list
   elements: dict
 ansible_facts:
