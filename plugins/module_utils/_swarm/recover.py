@@ -73,7 +73,8 @@ def _why(read: Any) -> str:
         return "unreachable"
     local = _local(read)
     if local is None:
-        return "its engine could not be read (" + str(read.get("msg") or "no message").split("\n")[0][:120] + ")"
+        first = str(read.get("msg") or "no message").split("\n", maxsplit=1)[0]
+        return f"its engine could not be read ({first[:120]})"
     if not holds_raft(read):
         return f"not a manager (state {local.get('state') or '?'})"
     return ""
