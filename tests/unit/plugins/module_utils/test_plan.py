@@ -1191,10 +1191,10 @@ def test_one_stale_manager_back_rejoins_the_other_still_down():
 
 
 def test_a_host_of_another_swarm_is_still_refused_without_force_rejoin():
-    probes = {**recovered_probes(("m2", "m3")), "m3": probe_manager("m3", cluster=B, nodes=members(["m3"]),
-                                                                     managers=["m1", "m3"])}
+    probes = recovered_probes(())
     probes["m2"] = probe_manager("m2", nodes=[*RECOVERED_NODES, node(nid("m2"), "m2", "manager")],
                                  managers=["m1", "m2"])
+    probes["m3"] = probe_manager("m3", cluster=B, nodes=members(["m3"]), managers=["m1", "m3"])
     plan = p.make_plan(inventory(["m1", "m2", "m3"], ["w1"]), probes)
     assert plan.rejoin == [] and plan.refusals and "another swarm than the inventory's swarm" in plan.refusals[0]
 
