@@ -216,6 +216,6 @@ def recovered(survivor: str, read: Any, gone: Sequence[str] = ()) -> Recovered:
     return Recovered(
         "",
         f"Swarm {read['swarm'].get('id')} recovered on {survivor}: leader, {len(nodes)} nodes, "
-        f"{counts.total} manager{'s' if counts.total != 1 else ''}, {services} service"
-        f"{'s' if services != 1 else ''} kept.",
+        f"{counts.reachable} of {counts.total} manager{'s' if counts.total != 1 else ''} reachable, {services} "
+        f"service{'s' if services != 1 else ''} kept.",
     )

@@ -130,7 +130,7 @@ def test_recovered_polls_until_the_survivor_leads_and_the_entries_are_gone(monke
         "nodes": True,
         "services": True,
     }
-    assert result["msg"] == "Swarm C1 recovered on m1: leader, 1 nodes, 1 manager, 1 service kept."
+    assert result["msg"] == "Swarm C1 recovered on m1: leader, 1 nodes, 1 of 1 manager reachable, 1 service kept."
 
 
 def test_recovered_fails_at_the_deadline_and_does_nothing_in_check_mode(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -262,4 +262,4 @@ def test_recovered(res, gone, problem):
     assert verdict.problem.startswith(problem) if problem else verdict.problem == ""
     if not problem:
         assert verdict.message.startswith(f"Swarm {A} recovered on m1: leader,")
-        assert verdict.message.endswith("1 manager, 2 services kept.")
+        assert verdict.message.endswith("1 of 1 manager reachable, 2 services kept.")
