@@ -404,7 +404,6 @@ class ActionModule(StagedAction):
                     host_of_addr.setdefault(str(addr), h)
         confirm = str(self._var(task_vars, "confirm_recover") or "").lower() in ("yes", "true")
         plan = recovery.recovery_plan(managers, reads, str(self._args.get("target") or ""), host_of_addr,
-                                      have_unlock_key=bool(self._var(task_vars, "docker_swarm_unlock_key")),
                                       check_mode=bool(self._play_context.check_mode), confirmed=confirm)
         if plan.lines:
             show(plan.lines)
@@ -424,11 +423,14 @@ class ActionModule(StagedAction):
             result["msg"] = f"Check mode: would wait up to {timeout:g} s for {survivor} to lead the swarm."
             return
         module_args = {**dict(args.get("connection") or {}), "nodes": True, "services": True}
+        # the node IDs the reachable managers reported (their entries stay: they rejoin the raft by themselves)
+        keep = [str(r["local"]["node_id"]) for r in self._reads(task_vars).values()
+                if isinstance(r, Mapping) and isinstance(r.get("local"), Mapping) and r["local"].get("node_id")]
 
         def read() -> recovery.Recovered:
             res = self._execute_module(module_name="hive.swarm.swarm_node_info", module_args=module_args,
                                        task_vars=task_vars)
-            return recovery.recovered(survivor, plain(res), gone)
+            return recovery.recovered(survivor, plain(res), gone, keep)
 
         verdict, problem, seconds = poll(read, lambda v: v.problem, timeout, float(args.get("delay") or 2))
         result["seconds"] = round(seconds, 1)
@@ -436,4 +438,5 @@ class ActionModule(StagedAction):
             raise AnsibleActionFail(f"{survivor} did not become a working leader within {timeout:g} s: {problem}. "
                                     "Check its engine's log; run recover.yml again to retry.")
         result["msg"] = verdict.message
+        result["lost"] = verdict.lost
         show([verdict.message])

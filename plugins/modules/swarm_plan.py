@@ -65,7 +65,7 @@ options:
         or the first manager holding raft state of the swarm), the swarm and the lost managers whose entries go
         (RV(survivor), RV(swarm_id), RV(dead), RV(recover)), printed before anything changes (also in check mode).
         Fails with nothing changed for an unusable O(target), managers of two swarms, no manager to recover from, a
-        locked survivor without C(docker_swarm_unlock_key), or without C(confirm_recover=yes) in a normal run.
+        locked survivor (autolock), or without C(confirm_recover=yes) in a normal run.
         When the quorum is not lost it says so and returns RV(recover=false).
       - V(recovered) - for C(playbooks/recover.yml), reads the survivor (the host the task is delegated to) through
         M(hive.swarm.swarm_node_info) until it is the leader, answers the node list and lists none of the node IDs in
@@ -109,8 +109,8 @@ options:
     type: dict
   probe:
     description:
-      - With O(stage=control), O(stage=rotate), O(stage=status) and O(stage=recover) - the name of the variable each
-        host registered
+      - With O(stage=control), O(stage=rotate), O(stage=status), O(stage=recover) and O(stage=recovered) - the name
+        of the variable each host registered
         its swarm_node_info result in.
     type: str
   rotate:
@@ -255,12 +255,18 @@ swarm_id:
   returned: when O(stage=recover)
   type: str
 locked:
-  description: With O(stage=recover) - the survivor's engine is locked and is unlocked first.
+  description: With O(stage=recover) - the survivor's engine is locked (always false when it recovers).
   returned: when O(stage=recover)
   type: bool
 dead:
   description: With O(stage=recover) - the lost managers whose entries are removed (C(id), C(addr), C(host)).
   returned: when O(stage=recover)
+  type: list
+  elements: dict
+lost:
+  description: With O(stage=recovered) - the manager entries outside the new raft that no reachable host reports
+    (C(id), C(host), C(addr)); when O(probe) is given, the node IDs in those reads are kept.
+  returned: when O(stage=recovered) ran (not in check mode)
   type: list
   elements: dict
 ansible_facts:

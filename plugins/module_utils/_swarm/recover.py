@@ -85,7 +85,6 @@ def recovery_plan(
     reads: Mapping[str, Any],
     chosen: str = "",
     host_of_addr: Optional[Mapping[str, str]] = None,
-    have_unlock_key: bool = False,
     check_mode: bool = False,
     confirmed: bool = False,
 ) -> RecoveryPlan:
@@ -134,8 +133,8 @@ def recovery_plan(
             )
             return plan
         plan.survivor = chosen
-    elif holders:
-        plan.survivor = holders[0]
+    elif holders:  # an unlocked one first: a locked engine cannot be recovered (see below)
+        plan.survivor = sorted(holders, key=lambda h: (_local(reads[h]) or {}).get("state") == "locked")[0]
     else:
         status = ", ".join(f"{h}: {_why(reads.get(h)) or '?'}" for h in managers)
         plan.refusal = (
@@ -148,10 +147,13 @@ def recovery_plan(
     local = _local(read) or {}
     plan.swarm_id = swarm_of(read)
     plan.locked = local.get("state") == "locked"
-    if plan.locked and not have_unlock_key:
+    if plan.locked:
         plan.refusal = (
-            f"Refusing to recover from {plan.survivor}: its engine is locked (autolock). Nothing was "
-            "changed. Give the unlock key as docker_swarm_unlock_key (from ansible-vault) and run again."
+            f"Refusing to recover from {plan.survivor}: its engine is locked (autolock). Nothing was changed. Without "
+            "a quorum an unlock never completes (Engine 20.10: the engine stays pending, waiting for a leader, and "
+            "then accepts no force_new_cluster) and a locked engine cannot force a new cluster. Recover from a manager "
+            "whose engine was not restarted since the quorum was lost (-e recover_from=HOST), or bring back enough "
+            "managers to restore the quorum and unlock them (playbooks/unlock.yml)."
         )
         return plan
     me = str(local.get("node_id") or "")
@@ -164,13 +166,12 @@ def recovery_plan(
         plan.dead.append({"id": pid, "addr": str(peer.get("addr") or ""), "host": addr_host.get(ip, "")})
     plan.others = [h for h in managers if h != plan.survivor]
     plan.action = "recover"
-    error = str(local.get("error") or ("locked" if plan.locked else "no leader"))
+    error = str(local.get("error") or "no leader")
     dead = ", ".join(f"{d['host'] or '?'} ({d['id'][:12]}, {d['addr']})" for d in plan.dead) or "none"
     plan.lines = [
         f"Recovery of swarm {plan.swarm_id or '?'}: its managers lost their quorum ({plan.survivor} says: "
         f"{error.splitlines()[0] if error else error}).",
-        f"  survivor: {plan.survivor} (node {me[:12]})"
-        + (", unlocked first with docker_swarm_unlock_key" if plan.locked else ""),
+        f"  survivor: {plan.survivor} (node {me[:12]})",
         f"  1. force a new cluster of one manager on {plan.survivor} from its raft state (services, networks, "
         "secrets and configs kept; same swarm ID)",
         "  2. wait until it leads and answers the node list",
@@ -189,11 +190,15 @@ def recovery_plan(
 class Recovered:
     problem: str  # '' once the survivor is a working leader and the entries are gone
     message: str
+    # manager entries outside the new raft that no reachable host reports: the lost managers' ({id, host, addr})
+    lost: list[dict[str, str]] = field(default_factory=list)
 
 
-def recovered(survivor: str, read: Any, gone: Sequence[str] = ()) -> Recovered:
+def recovered(survivor: str, read: Any, gone: Sequence[str] = (), keep: Sequence[str] = ()) -> Recovered:
     """Judge the survivor's read (swarm_node_info nodes=true services=true) after force_new_cluster: it must be
-    the leader, answer the node list, and list none of ``gone`` (entries removed)."""
+    the leader, answer the node list, and list none of ``gone`` (entries removed). ``lost``: the manager entries
+    outside the new raft (no reachability: the survivor is its only member) except ``keep`` (node IDs reachable
+    hosts report: swarmkit takes such a manager back into the raft by itself)."""
     if not isinstance(read, Mapping) or read.get("failed") or read.get("unreachable"):
         msg = str((read or {}).get("msg") or "no answer") if isinstance(read, Mapping) else "no answer"
         return Recovered(f"{survivor} could not be read: {msg.splitlines()[0] if msg else msg}", "")
@@ -213,9 +218,15 @@ def recovered(survivor: str, read: Any, gone: Sequence[str] = ()) -> Recovered:
         return Recovered("entries still listed: " + ", ".join(f"{n.get('hostname')} ({n.get('id')})" for n in left), "")
     counts = quorum.view_counts(nodes)
     services = len(read.get("services") or [])
+    lost = [
+        {"id": str(n["id"]), "host": str(n.get("hostname") or ""), "addr": str(n.get("addr") or "")}
+        for n in nodes
+        if n.get("role") == "manager" and not n.get("manager_reachability") and n is not me and n["id"] not in keep
+    ]
     return Recovered(
         "",
         f"Swarm {read['swarm'].get('id')} recovered on {survivor}: leader, {len(nodes)} nodes, "
         f"{counts.reachable} of {counts.total} manager{'s' if counts.total != 1 else ''} reachable, {services} "
         f"service{'s' if services != 1 else ''} kept.",
+        lost,
     )

@@ -121,7 +121,9 @@ def test_recovered_polls_until_the_survivor_leads_and_the_entries_are_gone(monke
         calls.append({"module": module_name, **module_args})
         return next(reads)
 
-    act = action({"stage": "recovered", "host": "m1", "exclude": ["id2"], "connection": {"timeout": 5}})
+    act = action(
+        {"stage": "recovered", "host": "m1", "exclude": ["id2"], "connection": {"timeout": 5}, "probe": "recover_probe"}
+    )
     act._execute_module = execute
     result = act.run(task_vars=task_vars(LOST))
     assert len(calls) == 3 and calls[0] == {
@@ -131,6 +133,21 @@ def test_recovered_polls_until_the_survivor_leads_and_the_entries_are_gone(monke
         "services": True,
     }
     assert result["msg"] == "Swarm C1 recovered on m1: leader, 1 nodes, 1 of 1 manager reachable, 1 service kept."
+    assert result["lost"] == []
+
+
+def test_recovered_returns_the_lost_entries_and_keeps_those_of_reachable_hosts() -> None:
+    read = leader()
+    read["nodes"] += [
+        {"id": i, "hostname": h, "role": "manager", "manager_reachability": None, "leader": False, "addr": ""}
+        for i, h in (("id2", "m2"), ("id3", "m3"))
+    ]
+    reachable = survivor_read()
+    reachable["local"]["node_id"] = "id3"
+    act = action({"stage": "recovered", "host": "m1", "probe": "recover_probe"})
+    act._execute_module = lambda **kw: read
+    result = act.run(task_vars=task_vars({**LOST, "m3": reachable}))
+    assert result["lost"] == [{"id": "id2", "host": "m2", "addr": ""}]
 
 
 def test_recovered_fails_at_the_deadline_and_does_nothing_in_check_mode(monkeypatch: pytest.MonkeyPatch) -> None:

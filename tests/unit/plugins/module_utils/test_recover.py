@@ -105,11 +105,17 @@ PLANS = [
         id="recover_from-chosen-reachable-peer-keeps-its-entry",
     ),
     pytest.param(
-        {"m1": read("m1", state="locked"), "m2": DEAD, "m3": DEAD},
+        {"m1": read("m1", state="locked"), "m2": read("m2"), "m3": DEAD},
         "",
-        {"have_unlock_key": True},
-        {"action": "recover", "survivor": "m1", "locked": True, "swarm_id": A, "dead": []},
-        id="locked-survivor-with-key",
+        {},
+        {
+            "action": "recover",
+            "survivor": "m2",
+            "locked": False,
+            # a locked engine shows no node ID: its entry goes too, it re-joins with site.yml once unlocked
+            "dead": [{"id": "node-m1", "addr": "10.0.1.1:2377", "host": "m1"}, DEAD_M2_M3[1]],
+        },
+        id="an-unlocked-survivor-is-preferred-to-a-locked-one",
     ),
     pytest.param(
         {"m1": healthy("m1"), "m2": healthy("m2"), "m3": DEAD},
@@ -185,8 +191,12 @@ REFUSALS = [
         {"m1": read("m1", state="locked"), "m2": DEAD, "m3": DEAD},
         "",
         {},
-        ["m1: its engine is locked (autolock)", "docker_swarm_unlock_key"],
-        id="locked-without-key",
+        [
+            "from m1: its engine is locked (autolock). Nothing was changed.",
+            "-e recover_from=HOST",
+            "playbooks/unlock.yml",
+        ],
+        id="locked",
     ),
     pytest.param(
         LOST,
@@ -263,3 +273,28 @@ def test_recovered(res, gone, problem):
     if not problem:
         assert verdict.message.startswith(f"Swarm {A} recovered on m1: leader,")
         assert verdict.message.endswith("1 of 1 manager reachable, 2 services kept.")
+
+
+def test_recovered_names_the_manager_entries_outside_the_new_raft():
+    """After force_new_cluster the survivor is the only raft member; the lost managers' entries keep the role
+    manager without reachability (Engine 20.10, lab). A reachable host's entry is kept (``keep``)."""
+    res = served(listed=("m1", "w1"))
+    res["nodes"] += [
+        {
+            "id": f"node-{h}",
+            "hostname": h,
+            "role": "manager",
+            "manager_reachability": None,
+            "leader": False,
+            "addr": IPS[h],
+        }
+        for h in ("m2", "m3")
+    ]
+    verdict = r.recovered("m1", res, keep=["node-m1", "node-m3"])
+    assert verdict.problem == ""
+    assert verdict.lost == [{"id": "node-m2", "host": "m2", "addr": "10.0.1.2"}]
+    assert "1 of 3 managers reachable" in verdict.message
+    assert r.recovered("m1", res).lost == [
+        {"id": "node-m2", "host": "m2", "addr": "10.0.1.2"},
+        {"id": "node-m3", "host": "m3", "addr": "10.0.1.3"},
+    ]
