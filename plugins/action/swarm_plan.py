@@ -24,6 +24,7 @@ from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.hive.swarm.plugins.module_utils._swarm import lock, rotation
 from ansible_collections.hive.swarm.plugins.module_utils._swarm import plan as planner
+from ansible_collections.hive.swarm.plugins.module_utils._swarm import recover as recovery
 from ansible_collections.hive.swarm.plugins.module_utils._swarm import status as status_table
 from ansible_collections.hive.swarm.plugins.plugin_utils._action import StagedAction, plain, show
 from ansible_collections.hive.swarm.plugins.plugin_utils._backup import BACKUP_ARGS, BACKUP_STAGES, BackupStages
@@ -31,7 +32,7 @@ from ansible_collections.hive.swarm.plugins.plugin_utils._poll import poll
 
 ROLE_PREFIX = "docker_swarm_"
 STAGES = ("inventory", "lock", "plan", "joined", "preflight", "health", "control", "removal", "rotate", "ca_wait",
-          "status", *BACKUP_STAGES)
+          "status", "recover", "recovered", *BACKUP_STAGES)
 # Documented in plugins/modules/swarm_plan.py (tests/unit/plugins/test_docs.py compares the two).
 ARGUMENT_SPEC: dict[str, Any] = {
     "stage": {"type": "str", "required": True, "choices": list(STAGES)},
@@ -395,3 +396,57 @@ class ActionModule(BackupStages, StagedAction):
              else list(report.lines))
         if report.warnings:
             result["warnings"] = list(report.warnings)
+
+    # ------------------------------------------------------------------------- playbooks/recover.yml
+    def _stage_recover(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
+        """recover.yml: from the managers' reads registered as ``probe``, the survivor, the swarm, the dead managers
+        whose entries go; the plan printed (also in check mode); refusals and the missing confirmation fail, with
+        nothing changed. Quorum not lost: says so, ``recover: false`` (not a failure)."""
+        reads = self._reads(task_vars)
+        managers = [str(h) for h in task_vars.get("ansible_play_hosts_all") or ()]
+        hostvars = task_vars.get("hostvars") or {}
+        host_of_addr: dict[str, str] = {}
+        for h in managers:
+            hv = hostvars.get(h) or {}
+            for key in ("docker_swarm_advertise_addr", "ansible_host"):
+                addr = self._templar.template(hv.get(key)) if hv.get(key) else ""
+                if addr:
+                    host_of_addr.setdefault(str(addr), h)
+        confirm = str(self._var(task_vars, "confirm_recover") or "").lower() in ("yes", "true")
+        plan = recovery.recovery_plan(managers, reads, str(self._args.get("target") or ""), host_of_addr,
+                                      check_mode=bool(self._play_context.check_mode), confirmed=confirm)
+        if plan.lines:
+            show(plan.lines)
+        if plan.refusal:
+            raise AnsibleActionFail(plan.refusal)
+        result.update(recover=plan.action == "recover", survivor=plan.survivor, swarm_id=plan.swarm_id,
+                      locked=plan.locked, dead=plan.dead, msg=plan.lines)
+
+    def _stage_recovered(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
+        """recover.yml: poll the survivor (the task is delegated to it) until it leads, answers the node list, and
+        lists none of the entries in ``exclude``; fails at the deadline with what is missing."""
+        args = self._args
+        survivor = str(args.get("host") or self._task.delegate_to or "the survivor")
+        timeout = float(args.get("timeout") or 60)
+        gone = [str(x) for x in args.get("exclude") or []]
+        if self._play_context.check_mode:
+            result["msg"] = f"Check mode: would wait up to {timeout:g} s for {survivor} to lead the swarm."
+            return
+        module_args = {**dict(args.get("connection") or {}), "nodes": True, "services": True}
+        # the node IDs the reachable managers reported (their entries stay: they rejoin the raft by themselves)
+        keep = [str(r["local"]["node_id"]) for r in self._reads(task_vars).values()
+                if isinstance(r, Mapping) and isinstance(r.get("local"), Mapping) and r["local"].get("node_id")]
+
+        def read() -> recovery.Recovered:
+            res = self._execute_module(module_name="hive.swarm.swarm_node_info", module_args=module_args,
+                                       task_vars=task_vars)
+            return recovery.recovered(survivor, plain(res), gone, keep)
+
+        verdict, problem, seconds = poll(read, lambda v: v.problem, timeout, float(args.get("delay") or 2))
+        result["seconds"] = round(seconds, 1)
+        if problem:
+            raise AnsibleActionFail(f"{survivor} did not become a working leader within {timeout:g} s: {problem}. "
+                                    "Check its engine's log; run recover.yml again to retry.")
+        result["msg"] = verdict.message
+        result["lost"] = verdict.lost
+        show([verdict.message])

@@ -357,10 +357,12 @@ def ensure_absent(module: Any, client: SwarmClient, node: dict[str, Any], nodes:
         try:
             client.update_node(node_id, mutate, current=node)
         except NodeNotFound:
-            # The Engine also says "not found" when demoting a manager entry that is no longer in the raft (the
-            # old managers after force_new_cluster): such an entry can only be removed as it is.
-            if not stale_manager(client, node_id):
+            if not listed(client, node_id):
                 return gone(module)
+            # A manager entry outside the raft (its swarm was recovered with force_new_cluster on another manager):
+            # the Engine answers the demotion with 404 "can't find manager in raft memberlist". Drain it and remove
+            # it as it is (a node outside the raft needs no demotion before removal).
+            client.update_node(node_id, drain_only)
             manager = False
         if manager:
             client.poll_node(node_id, left_raft, max(p["wait_timeout"], MIN_RAFT_WAIT), "has left the raft")
@@ -371,13 +373,19 @@ def ensure_absent(module: Any, client: SwarmClient, node: dict[str, Any], nodes:
     return result
 
 
-def stale_manager(client: SwarmClient, node_id: str) -> bool:
-    """Is ``node_id`` still listed, as a manager entry without raft membership (no ManagerStatus)?"""
+def drain_only(current: dict[str, Any]) -> Optional[dict[str, Any]]:
+    new = copy.deepcopy(current)
+    new["Availability"] = "drain"
+    return new if spec_fields(new) != spec_fields(current) else None
+
+
+def listed(client: SwarmClient, node_id: str) -> bool:
+    """Whether the swarm still has the node entry."""
     try:
-        node = client.inspect_node(node_id)
+        client.inspect_node(node_id)
     except NodeNotFound:
         return False
-    return (node.get("Spec") or {}).get("Role") == "manager" and not node.get("ManagerStatus")
+    return True
 
 
 def remove(client: SwarmClient, node_id: str, hostname: str, force: bool) -> None:

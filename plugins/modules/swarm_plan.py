@@ -79,10 +79,20 @@ options:
         pending with an error).
       - V(restore_back) - polls the task's host until it leads swarm O(manifest)C(.swarm_id) as node
         O(manifest)C(.node_id).
+      - V(recover) - for C(playbooks/recover.yml), from the inventory managers' M(hive.swarm.swarm_node_info) results
+        (with O(hive.swarm.swarm_node_info#module:certificate=true)) registered as O(probe) - the survivor (O(target)
+        or the first manager holding raft state of the swarm), the swarm and the lost managers whose entries go
+        (RV(survivor), RV(swarm_id), RV(dead), RV(recover)), printed before anything changes (also in check mode).
+        Fails with nothing changed for an unusable O(target), managers of two swarms, no manager to recover from, a
+        locked survivor (autolock), or without C(confirm_recover=yes) in a normal run.
+        When the quorum is not lost it says so and returns RV(recover=false).
+      - V(recovered) - for C(playbooks/recover.yml), reads the survivor (the host the task is delegated to) through
+        M(hive.swarm.swarm_node_info) until it is the leader, answers the node list and lists none of the node IDs in
+        O(exclude), or fails at O(timeout). Does nothing in check mode.
     type: str
     required: true
-    choices: [inventory, lock, plan, joined, preflight, health, control, removal, rotate, ca_wait, status, backup,
-              backup_engine, backup_back, backup_store, restore, restore_engine, restore_back]
+    choices: [inventory, lock, plan, joined, preflight, health, control, removal, rotate, ca_wait, status, recover,
+              recovered, backup, backup_engine, backup_back, backup_store, restore, restore_engine, restore_back]
   unlocked:
     description:
       - With O(stage=plan) - the locked engines were already handed to the unlock step (plan with what was read).
@@ -101,6 +111,7 @@ options:
       - With O(stage=health) and O(poll=true) - seconds to wait for the swarm to become healthy.
       - With O(stage=ca_wait) - seconds to wait for the root CA rotation to complete (O(stage=rotate) prints it).
       - With O(stage=lock) - seconds to wait while another live run holds the lock.
+      - With O(stage=recovered) - seconds to wait for the survivor to lead the swarm.
     type: float
     default: 60
   delay:
@@ -111,12 +122,14 @@ options:
     default: 2
   connection:
     description:
-      - With O(stage=health) and O(poll=true), and with O(stage=ca_wait) - the connection options for
+      - With O(stage=health) and O(poll=true), and with O(stage=ca_wait) and O(stage=recovered) - the connection
+        options for
         M(hive.swarm.swarm_node_info) (as in the role's C(docker_swarm_connection)).
     type: dict
   probe:
     description:
-      - With O(stage=control), O(stage=rotate) and O(stage=status) - the name of the variable each host registered
+      - With O(stage=control), O(stage=rotate), O(stage=status), O(stage=recover) and O(stage=recovered) - the name
+        of the variable each host registered
         its swarm_node_info result in.
     type: str
   rotate:
@@ -148,11 +161,16 @@ options:
     type: int
     default: 1800
   exclude:
-    description: With O(stage=control) - hosts that may not be chosen.
+    description:
+      - With O(stage=control) - hosts that may not be chosen.
+      - With O(stage=recovered) - node IDs that must no longer be listed.
     type: list
     elements: str
   target:
-    description: With O(stage=removal) - the node to remove (as the user named it).
+    description:
+      - With O(stage=removal) - the node to remove (as the user named it).
+      - With O(stage=recover) - the manager to recover from (C(recover_from)); empty to choose the first that holds
+        raft state of the swarm.
     type: str
   node:
     description: With O(stage=removal) - its node entry (RV(hive.swarm.swarm_node_info#module:node)), null if none.
@@ -166,6 +184,7 @@ options:
       - With O(stage=removal) - the manager the removal works through, empty when there is none.
       - With O(stage=backup) - the manager to back up (empty - choose one); with O(stage=restore) - the host to
         restore onto.
+      - With O(stage=recovered) - the survivor's name in messages.
     type: str
   allow_outage:
     description: With O(stage=backup) - back up even when the other managers do not keep a quorum meanwhile.
@@ -275,8 +294,8 @@ unread:
   type: list
   elements: str
 seconds:
-  description: With O(stage=ca_wait) and the waits of backup and restore - how long the wait took.
-  returned: when O(stage=ca_wait) ran (not in check mode), or a wait of backup or restore
+  description: With O(stage=ca_wait), O(stage=recovered) and the waits of backup and restore - how long the wait took.
+  returned: when O(stage=ca_wait) or O(stage=recovered) ran (not in check mode), or a wait of backup or restore
   type: float
 behind:
   description: With O(stage=ca_wait) - the nodes that had not caught up at the last read (C(hostname), C(node_id),
@@ -309,8 +328,10 @@ node_id:
   returned: when O(stage=backup) or O(stage=restore)
   type: str
 swarm_id:
-  description: With O(stage=rotate), O(stage=backup) and O(stage=restore) - the swarm's ID.
-  returned: when O(stage=rotate), O(stage=backup) or O(stage=restore)
+  description:
+    - With O(stage=rotate), O(stage=backup) and O(stage=restore) - the swarm's ID.
+    - With O(stage=recover) - the swarm's ID (from the survivor's certificate when /info has none).
+  returned: when O(stage=rotate), O(stage=backup), O(stage=restore) or O(stage=recover)
   type: str
 advertise_addr:
   description: With O(stage=restore) - the address the restored node advertises (the archive's).
@@ -330,9 +351,31 @@ removed:
   type: list
   elements: str
 locked:
-  description: With O(stage=backup_engine) - the engine came back locked (autolock).
-  returned: when O(stage=backup_engine)
+  description:
+    - With O(stage=backup_engine) - the engine came back locked (autolock).
+    - With O(stage=recover) - the survivor's engine is locked (always false when it recovers).
+  returned: when O(stage=backup_engine) or O(stage=recover)
   type: bool
+recover:
+  description: With O(stage=recover) - the managers lost their quorum and the recovery goes ahead (false when there
+    is nothing to recover).
+  returned: when O(stage=recover)
+  type: bool
+survivor:
+  description: With O(stage=recover) - the manager the swarm is recovered from.
+  returned: when O(stage=recover)
+  type: str
+dead:
+  description: With O(stage=recover) - the lost managers whose entries are removed (C(id), C(addr), C(host)).
+  returned: when O(stage=recover)
+  type: list
+  elements: dict
+lost:
+  description: With O(stage=recovered) - the manager entries outside the new raft that no reachable host reports
+    (C(id), C(host), C(addr)); when O(probe) is given, the node IDs in those reads are kept.
+  returned: when O(stage=recovered) ran (not in check mode)
+  type: list
+  elements: dict
 ansible_facts:
   description: The planner's outputs (see O(stage)).
   returned: for the role's stages

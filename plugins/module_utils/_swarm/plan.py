@@ -279,13 +279,14 @@ def cut_off(local: Mapping[str, Mapping[str, Any]], host_addresses: Mapping[str,
     return out
 
 
-def elect(inv: Inventory, local: Mapping[str, Mapping[str, Any]], cut: Sequence[str] = ()) -> Election:
+def elect(inv: Inventory, local: Mapping[str, Mapping[str, Any]], never: Sequence[str] = ()) -> Election:
     """Which manager this run talks to, and whether a swarm is created.
 
     A swarm is created only when no probed host is in one, on the first probed manager of the inventory.
     Otherwise the inventory's swarm is the one most inventory managers are in, and any live manager of it
-    with ControlAvailable (inventory managers first) serves tokens and node operations; not one whose address
-    is gone from its host (``cut``, see :func:`cut_off`).
+    with ControlAvailable (inventory managers first) serves tokens and node operations. ``never``: hosts that must
+    not serve - one whose address is gone from its host (:func:`cut_off`), one that still runs the raft of a swarm
+    that dropped it (:func:`removed_members`).
     """
     s = inv.settings
     present = inv.present_managers
@@ -298,7 +299,7 @@ def elect(inv: Inventory, local: Mapping[str, Mapping[str, Any]], cut: Sequence[
     leaders = [c for c, n in votes.items() if n == top]
     ours = leaders[0] if len(leaders) == 1 else ""
     ok = {h for h, v in local.items() if v.get("state") == "active" and v.get("control_available")
-          and v.get("cluster_id") and not v.get("error") and v.get("cluster_id") == ours and h not in cut}
+          and v.get("cluster_id") and not v.get("error") and v.get("cluster_id") == ours and h not in never}
     candidates = [h for h in [*present, *[h for h in local if h not in present]] if h in ok]
     in_swarm = [h for h, v in local.items() if v.get("state") in ("active", "locked")]
     movers: list[str] = []
@@ -407,6 +408,9 @@ class Plan:
     node_ids: dict[str, str] = field(default_factory=dict)
     remote_addrs: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
+    # Hosts whose engine still runs the raft of a swarm that dropped them (see removed_members): they leave it
+    # (swarm_leave force) and join like new hosts.
+    rejoin: list[str] = field(default_factory=list)
     stale: list[dict[str, str]] = field(default_factory=list)
     manager_joiners: list[str] = field(default_factory=list)
     worker_joiners: list[str] = field(default_factory=list)
@@ -451,6 +455,41 @@ def _node_state(local: Mapping[str, Any]) -> str:
     if state == "active":
         return "manager" if local.get("is_manager") else "worker"
     return state
+
+
+def removed_members(probes: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Hosts whose engine still runs the raft of a swarm that dropped them: after a recovery from a lost quorum
+    (``swarm_init force_new_cluster`` on a survivor, the dead managers' entries removed: playbooks/recover.yml) a
+    manager that comes back keeps its old raft state. It still names the survivor among its raft peers, while the
+    survivor lists neither its node nor it as a peer. Verified on Engine 20.10: two such managers of three elect a
+    leader of their own and report the same swarm ID without error (a split brain); one alone reports no leader;
+    right after their first start they may still be ``pending`` (then judged by their node ID alone).
+    Judged against every other active manager with control available and no error (a serving one); a host of
+    another swarm (another cluster ID) is not judged here. Such a host must leave and join again."""
+    views = {h: p["local"] for h, p in probes.items() if isinstance(p.get("local"), Mapping)}
+    serving = {h: probes[h] for h, v in views.items() if v.get("state") == "active" and v.get("control_available")
+               and v.get("is_manager") and not v.get("error") and v.get("node_id")}
+    out = []
+    for h, v in views.items():
+        me = v.get("node_id")
+        pending = v.get("state") == "pending"  # right after the first start the old raft may still be starting
+        if not me or not (pending or (v.get("state") == "active" and v.get("is_manager"))):
+            continue
+        peers = v.get("remote_managers") or []
+        peer_ids = {r.get("node_id") for r in peers if r.get("node_id")}
+        peer_ips = {strip_port(r.get("addr")) for r in peers if r.get("addr")}
+        for g, probe in serving.items():
+            other = views[g]
+            if g == h or (v.get("cluster_id") and other.get("cluster_id") != v.get("cluster_id")):
+                continue
+            knows_g = other["node_id"] in peer_ids or (not peer_ids and strip_port(other.get("node_addr")) in peer_ips)
+            knows_g = knows_g or (pending and not peers)
+            g_knows = me in {n.get("id") for n in probe.get("nodes") or []} or me in {
+                r.get("node_id") for r in other.get("remote_managers") or []}
+            if knows_g and not g_knows:
+                out.append(h)
+                break
+    return out
 
 
 def find_stale(inv: Inventory, local: Mapping[str, Mapping[str, Any]], nodes: Sequence[Mapping[str, Any]],
@@ -618,7 +657,8 @@ def make_plan(inv: Inventory, probes: Mapping[str, Mapping[str, Any]], unlocked:
     s = inv.settings
     local = {h: dict(p["local"]) for h, p in probes.items() if isinstance(p.get("local"), Mapping)}
     addresses = {h: pr.get("host_addresses") or {} for h, pr in probes.items()}
-    election = elect(inv, local, cut_off(local, addresses))
+    removed = removed_members(probes)
+    election = elect(inv, local, [*cut_off(local, addresses), *removed])
     plan = Plan(control=election.control, bootstrap=election.bootstrap, ours=election.ours,
                 cluster_of=election.cluster_of, autolock=None, unlocked=list(unlocked or []))
     if election.locked and s.have_unlock_key and unlocked is None:
@@ -646,6 +686,9 @@ def make_plan(inv: Inventory, probes: Mapping[str, Mapping[str, Any]], unlocked:
                     and local[h].get("node_id") not in known]
     if plan.bootstrap:  # hosts that leave another swarm to join the one created here (force_rejoin)
         plan.foreign = [h for h in inv.play_present if h in election.movers]
+    else:  # dropped by the swarm after a recovery: they leave their stale raft and join, no force_rejoin needed
+        plan.rejoin = [h for h in inv.play_present if h in removed]
+        plan.foreign = [h for h in plan.foreign if h not in removed]
     if plan.foreign and not s.force_rejoin:
         desc = ", ".join(f"{h} (its managers: {_join(_manager_addrs(local[h]), '?')})"
                          for h in plan.foreign)
@@ -663,7 +706,7 @@ def make_plan(inv: Inventory, probes: Mapping[str, Mapping[str, Any]], unlocked:
     plan.stale = find_stale(inv, local, nodes, plan.node_ids, plan.addrs, plan.unprobed_keys)
     # A locked engine is in the swarm (unlocked first, or only predicted so in check mode): it does not join.
     in_swarm = {h for h, v in local.items() if v.get("state") in ("active", "locked")}
-    must_join = [h for h in inv.play_present if h not in in_swarm] + plan.foreign
+    must_join = list(dict.fromkeys([h for h in inv.play_present if h not in in_swarm] + plan.foreign + plan.rejoin))
     plan.manager_joiners = [h for h in inv.play_managers if h in must_join
                             and not (plan.bootstrap and h == plan.control)]
     plan.worker_joiners = [h for h in inv.play_workers if h in must_join]
@@ -749,7 +792,7 @@ def preflight_targets(inv: Inventory, plan: Plan, local: Mapping[str, Mapping[st
     both active already are proven by the running swarm and skipped. An active host's engine listens on 7946/tcp,
     and on 2377/tcp only while it is a manager; its UDP ports cannot be checked (the engine's or the kernel's)."""
     active = {h for h, v in local.items() if v.get("state") == "active"}
-    settled = active - set(plan.foreign)  # a host that moves from another swarm is checked like a new one
+    settled = active - set(plan.foreign) - set(plan.rejoin)  # a host that moves is checked like a new one
     listeners = [h for h in inv.play_present if h not in active and plan.addrs.get(h)]
     # Managers outside the play (--limit) are tried only when their engine listens (they run no listener).
     outside = [h for h in local if h in inv.present_managers and h not in inv.play_present and h in active]
@@ -839,6 +882,8 @@ def render(inv: Inventory, plan: Plan, local: Mapping[str, Mapping[str, Any]]) -
             actions.append("init (creates the swarm)")
         if h in plan.foreign:
             actions.append("leave its swarm")
+        if h in plan.rejoin:
+            actions.append("leave its stale raft (dropped by the swarm)")
         if h in plan.manager_joiners:
             actions.append("join as manager")
         if h in plan.worker_joiners:

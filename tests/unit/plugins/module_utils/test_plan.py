@@ -1259,3 +1259,93 @@ def test_readdress_refused_without_another_manager():
     probes = with_addresses(swarm(["m1"], ["w1"]), "m1")
     plan = p.make_plan(inventory(["m1"], ["w1"], hostvars={"m1": {"advertise_addr": MOVED["m1"]}}), probes)
     assert len(plan.refusals) == 1 and plan.refusals[0].startswith("Refusing to re-address the managers m1")
+
+
+# ------------------------------------- managers that come back with stale raft state after playbooks/recover.yml
+# m1 recovered the swarm alone (force_new_cluster) and removed the entries of m2 and m3; their engines come back
+# with the old raft: together they still have its quorum, elect a leader and report the same swarm ID (a split
+# brain, seen on Engine 20.10); alone, one reports no leader and no cluster ID.
+RECOVERED_NODES = members(["m1"], ["w1"])
+OLD_RAFT_NODES = [node(nid("m1"), "m1", "manager", state="down", reachability="unreachable"),
+                  *members(["m2", "m3"], ["w1"], leader="m2")]
+NO_LEADER = "rpc error: code = Unknown desc = The swarm does not have a leader."
+
+
+def recovered_probes(back=("m2", "m3"), with_ids: bool = False) -> dict[str, dict]:
+    """m1 serves the recovered swarm; the hosts in ``back`` run the old raft (a quorum of it when two are back).
+    ``with_ids``: the remote managers carry node IDs as /info reports them (the builders leave them out)."""
+    out = {"m1": probe_manager("m1", nodes=RECOVERED_NODES, managers=["m1"]),
+           "w1": probe_worker("w1", remote=[raft("m1")])}
+    for h in back:
+        if len(back) > 1:
+            out[h] = probe_manager(h, nodes=OLD_RAFT_NODES, managers=["m1", "m2", "m3"])
+        else:
+            out[h] = probe_manager(h, cluster=None, managers=["m1", "m2", "m3"], error=NO_LEADER,
+                                   unavailable=f"This manager cannot read the swarm: {NO_LEADER}")
+            out[h]["swarm"] = None
+    if with_ids:
+        for probe in out.values():
+            for peer in probe["local"]["remote_managers"]:
+                peer["node_id"] = nid(next(h for h, ip in IPS.items() if peer["addr"] == f"{ip}:2377"))
+    return out
+
+
+@pytest.mark.parametrize("with_ids", [False, True], ids=["peer-addresses", "peer-node-ids"])
+@pytest.mark.parametrize(("back", "removed"), [
+    pytest.param(("m2", "m3"), ["m2", "m3"], id="two-back-split-brain"),
+    pytest.param(("m2",), ["m2"], id="one-back-no-leader"),
+    pytest.param((), [], id="none-back"),
+])
+def test_removed_members(back, removed, with_ids):
+    assert p.removed_members(recovered_probes(back, with_ids)) == removed
+
+
+def test_removed_members_none_in_a_healthy_swarm_or_another_swarm():
+    assert p.removed_members(swarm(["m1", "m2", "m3"], ["w1"])) == []
+    # m3 runs another swarm (its own cluster ID) that knows m1's address: not this case (the foreign refusal is)
+    other = {**swarm(["m1", "m2"]), "m3": probe_manager("m3", cluster=B, nodes=members(["m3"]), managers=["m1", "m3"])}
+    assert p.removed_members(other) == []
+
+
+@pytest.mark.parametrize("managers", [["m1", "m2", "m3"], ["m2", "m3", "m1"]], ids=["survivor-first", "survivor-last"])
+def test_stale_raft_managers_leave_and_rejoin_without_force_rejoin(managers):
+    plan = p.make_plan(inventory(managers, ["w1"]), recovered_probes())
+    assert plan.refusals == []
+    assert plan.control == "m1" and plan.swarm_id == A
+    assert plan.rejoin == ["m2", "m3"] and plan.foreign == []
+    assert plan.manager_joiners == ["m2", "m3"] and plan.worker_joiners == []
+    assert plan.stale == [] and plan.promote == [] and plan.demote == []
+    assert plan.as_dict()["prune_set_join"]
+    rows = {line.split()[0]: line for line in plan.table[1:]}
+    assert rows["m2"].endswith("leave its stale raft (dropped by the swarm), join as manager")
+    assert rows["m1"].endswith("-")
+    # the returning hosts are checked like new ones: their ports are probed from m1 and towards m1
+    assert {t["name"] for t in plan.preflight["m1"]} == {"m2", "m3"}
+
+
+def test_one_stale_manager_back_rejoins_the_other_still_down():
+    inv = inventory(["m1", "m2", "m3"], ["w1"], play=["m1", "m2", "w1"], play_all=["m1", "m2", "m3", "w1"])
+    plan = p.make_plan(inv, recovered_probes(("m2",)))  # m3's probe failed: it dropped out of the play
+    assert plan.refusals == [] and plan.control == "m1"
+    assert plan.rejoin == ["m2"] and plan.manager_joiners == ["m2"]
+
+
+def test_a_host_of_another_swarm_is_still_refused_without_force_rejoin():
+    probes = recovered_probes(())
+    probes["m2"] = probe_manager("m2", nodes=[*RECOVERED_NODES, node(nid("m2"), "m2", "manager")],
+                                 managers=["m1", "m2"])
+    probes["m3"] = probe_manager("m3", cluster=B, nodes=members(["m3"]), managers=["m1", "m3"])
+    plan = p.make_plan(inventory(["m1", "m2", "m3"], ["w1"]), probes)
+    assert plan.rejoin == [] and plan.refusals and "another swarm than the inventory's swarm" in plan.refusals[0]
+
+
+def test_a_pending_host_with_the_node_id_of_a_dropped_entry_rejoins():
+    """Seen on Engine 20.10: right after their first start the dropped managers are pending for a few seconds."""
+    probes = recovered_probes(())
+    for h in ("m2", "m3"):
+        probes[h] = probe_inactive(h, state="pending", node_id=nid(h))
+    plan = p.make_plan(inventory(["m1", "m2", "m3"], ["w1"]), probes)
+    assert plan.refusals == [] and plan.rejoin == ["m2", "m3"] and plan.manager_joiners == ["m2", "m3"]
+    # a pending joiner without a node ID yet is not judged (its join goes on, swarm_join settles it)
+    probes["m3"] = probe_inactive("m3", state="pending")
+    assert p.removed_members(probes) == ["m2"]

@@ -508,3 +508,17 @@ def test_results_hold_no_secrets(engine, swarm, run_module):
     for args in ({"node": "w1", "labels": {"a": "b"}}, {"node": "w2", "state": "absent", "force": True}):
         text = json.dumps(run_module(MAIN, args, diff=True).result)
         assert "SWMTKN" not in text and "SWMKEY" not in text
+
+
+def test_absent_manager_entry_outside_the_raft_is_drained_and_removed(engine, swarm, run_module):
+    """After force_new_cluster on another manager the lost managers' entries keep the role manager but have no
+    ManagerStatus; the Engine answers their demotion with 404 "can't find manager in raft memberlist" (Engine 20.10,
+    lab). The entry is drained and removed without the demotion."""
+    target = node(swarm, "m3id")
+    target["Status"]["State"] = "unknown"
+    del target["ManagerStatus"]
+    engine.fail_next("POST /nodes/{id}/update", ApiFailure(404, "can't find manager in raft memberlist"))
+    res = run_module(MAIN, {"node": "m3id", "state": "absent", "force": True})
+    assert not res.failed and res.changed and res["node"] is None
+    assert updates(engine)[-1] == {"Labels": {}, "Role": "manager", "Availability": "drain"}
+    assert node(swarm, "m3id") is None
