@@ -45,10 +45,15 @@ class LabFactory:
     def __init__(self) -> None:
         self.labs: Dict[str, hivelab.Lab] = {}
         self.up_seconds: Dict[str, float] = {}
+        self.kept: set = set()  # labs that live for the whole session (shared by several test files)
 
     def __call__(self, name: str, net: int, managers: int = 1, workers: int = 0, *, fresh: bool = True,
                  timeout: float = 180, engine: Optional[str] = None,
-                 host_engines: Optional[Dict[str, str]] = None) -> hivelab.Lab:
+                 host_engines: Optional[Dict[str, str]] = None, keep: bool = False) -> hivelab.Lab:
+        """``keep``: the lab lives until the end of the session; by default it goes down at the end of the test
+        file that brought it up (tests/conftest.py), so finished files leave no engines running."""
+        if keep:
+            self.kept.add(name)
         lab = hivelab.Lab(name, net)
         if fresh and name not in self.labs:
             lab.down(log=lambda _msg: None)
@@ -58,6 +63,18 @@ class LabFactory:
                         host_engines=host_engines)
         self.up_seconds[name] = report["seconds"]
         return lab
+
+    def down_since(self, before: set) -> None:
+        """Take down the labs brought up since ``before`` (names), except the kept ones."""
+        errors = []
+        for name in [n for n in self.labs if n not in before and n not in self.kept]:
+            lab = self.labs.pop(name)
+            try:
+                lab.down(log=lambda _msg: None)
+            except hivelab.LabError as exc:
+                errors.append(f"{name}: {exc}")
+        if errors:
+            raise hivelab.LabError("lab teardown failed: " + "; ".join(errors))
 
     def down_all(self) -> None:
         errors = []
@@ -76,8 +93,24 @@ def lab_factory() -> Iterator[LabFactory]:
     reason = lab_skip_reason()
     if reason:
         pytest.skip(reason)
+    global ACTIVE
     factory = LabFactory()
+    ACTIVE = factory
     try:
         yield factory
     finally:
+        ACTIVE = None
         factory.down_all()
+
+
+ACTIVE: Optional[LabFactory] = None  # the session's factory, once a test asked for it
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _labs_of_this_file() -> Iterator[None]:
+    """Labs a test file brought up go down when the file is done (not at the end of the session): a long run
+    never has the engines of finished files running beside the current ones."""
+    before = set(ACTIVE.labs) if ACTIVE else set()
+    yield
+    if ACTIVE is not None:
+        ACTIVE.down_since(before)

@@ -1,6 +1,6 @@
 """Run every Molecule scenario (extensions/molecule, the collection layout Molecule 25+ expects) end to end:
 create = lab up, converge = site.yml, idempotence, verify = testinfra, destroy = lab down. Each run gets its own
-ephemeral directory (no state of an earlier run) and must print no warning at all (scenario format included)."""
+ANSIBLE_HOME (no Molecule state of an earlier run) and must print no warning at all (scenario format included)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,11 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (n
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_molecule_scenario(scenario: str, tmp_path: Path) -> None:
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-           "ANSIBLE_FORCE_COLOR": "0", "PY_COLORS": "0", "MOLECULE_EPHEMERAL_DIRECTORY": str(tmp_path / "ephemeral")}
+    # Molecule keeps each scenario's state under ANSIBLE_HOME (or the venv's .ansible when VIRTUAL_ENV is set):
+    # a fresh one per run, so no state of an earlier run (another checkout, an older molecule.yml) is found.
+    base = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MOLECULE_EPHEMERAL_DIRECTORY")}
+    env = {**base, "PATH": f"{BIN}:{os.environ['PATH']}", "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+           "ANSIBLE_FORCE_COLOR": "0", "PY_COLORS": "0", "ANSIBLE_HOME": str(tmp_path / "ansible-home")}
     proc = subprocess.run([str(BIN / "molecule"), "test", "-s", scenario], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=1200, check=False)
     tail = f"{proc.stdout[-8000:]}\n{proc.stderr[-8000:]}"
