@@ -16,7 +16,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from labfixtures import _labs_of_this_file, lab_factory  # noqa: E402,F401  # pylint: disable=unused-import
+from labfixtures import lab_factory  # noqa: E402,F401  # pylint: disable=unused-import
 
 # Directories whose files share a session-scoped lab: one xdist group each.
 SHARED_LAB_DIRS = {HERE / "integration" / "reliability": "reliability"}

@@ -106,10 +106,10 @@ def lab_factory() -> Iterator[LabFactory]:
 ACTIVE: Optional[LabFactory] = None  # the session's factory, once a test asked for it
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _labs_of_this_file() -> Iterator[None]:
-    """Labs a test file brought up go down when the file is done (not at the end of the session): a long run
-    never has the engines of finished files running beside the current ones."""
+def labs_of_this_file() -> Iterator[None]:
+    """Not active yet (see README of tests): taking a finished file's labs down while the other xdist worker
+    runs the reliability suite broke that suite's lab (rel1-m2 stopped answering on 7946/tcp) in one run; until
+    that is understood, labs go down at the end of the session."""
     before = set(ACTIVE.labs) if ACTIVE else set()
     yield
     if ACTIVE is not None:
