@@ -107,7 +107,7 @@ ACTIVE: Optional[LabFactory] = None  # the session's factory, once a test asked 
 
 
 def labs_of_this_file() -> Iterator[None]:
-    """Not active yet (see README of tests): taking a finished file's labs down while the other xdist worker
+    """Not active yet: taking a finished file's labs down while the other xdist worker
     runs the reliability suite broke that suite's lab (rel1-m2 stopped answering on 7946/tcp) in one run; until
     that is understood, labs go down at the end of the session."""
     before = set(ACTIVE.labs) if ACTIVE else set()
