@@ -45,15 +45,10 @@ class LabFactory:
     def __init__(self) -> None:
         self.labs: Dict[str, hivelab.Lab] = {}
         self.up_seconds: Dict[str, float] = {}
-        self.kept: set = set()  # labs that live for the whole session (shared by several test files)
 
     def __call__(self, name: str, net: int, managers: int = 1, workers: int = 0, *, fresh: bool = True,
                  timeout: float = 180, engine: Optional[str] = None,
-                 host_engines: Optional[Dict[str, str]] = None, keep: bool = False) -> hivelab.Lab:
-        """``keep``: the lab lives until the end of the session; by default it goes down at the end of the test
-        file that brought it up (tests/conftest.py), so finished files leave no engines running."""
-        if keep:
-            self.kept.add(name)
+                 host_engines: Optional[Dict[str, str]] = None) -> hivelab.Lab:
         lab = hivelab.Lab(name, net)
         if fresh and name not in self.labs:
             lab.down(log=lambda _msg: None)
@@ -63,18 +58,6 @@ class LabFactory:
                         host_engines=host_engines)
         self.up_seconds[name] = report["seconds"]
         return lab
-
-    def down_since(self, before: set) -> None:
-        """Take down the labs brought up since ``before`` (names), except the kept ones."""
-        errors = []
-        for name in [n for n in self.labs if n not in before and n not in self.kept]:
-            lab = self.labs.pop(name)
-            try:
-                lab.down(log=lambda _msg: None)
-            except hivelab.LabError as exc:
-                errors.append(f"{name}: {exc}")
-        if errors:
-            raise hivelab.LabError("lab teardown failed: " + "; ".join(errors))
 
     def down_all(self) -> None:
         errors = []
@@ -93,24 +76,8 @@ def lab_factory() -> Iterator[LabFactory]:
     reason = lab_skip_reason()
     if reason:
         pytest.skip(reason)
-    global ACTIVE
     factory = LabFactory()
-    ACTIVE = factory
     try:
         yield factory
     finally:
-        ACTIVE = None
         factory.down_all()
-
-
-ACTIVE: Optional[LabFactory] = None  # the session's factory, once a test asked for it
-
-
-def labs_of_this_file() -> Iterator[None]:
-    """Not active yet: taking a finished file's labs down while the other xdist worker
-    runs the reliability suite broke that suite's lab (rel1-m2 stopped answering on 7946/tcp) in one run; until
-    that is understood, labs go down at the end of the session."""
-    before = set(ACTIVE.labs) if ACTIVE else set()
-    yield
-    if ACTIVE is not None:
-        ACTIVE.down_since(before)

@@ -98,7 +98,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 def lab(lab_factory: LabFactory) -> Iterator[Any]:
     t0 = time.monotonic()
     load = os.getloadavg()
-    lab = lab_factory(LAB_NAME, LAB_NET, managers=3, workers=2, keep=True)  # shared by every file here
+    lab = lab_factory(LAB_NAME, LAB_NET, managers=3, workers=2)
     yield lab
     total = time.monotonic() - t0
     text = table()  # printed by pytest_terminal_summary
