@@ -139,6 +139,9 @@ class ActionModule(StagedAction):
             if h not in node_ids and r.get("local", {}).get("node_id"):
                 node_ids[h] = r["local"]["node_id"]
 
+        own_versions = {h: plain(hostvars[h].get(str(args.get("probe") or "")) or {}).get("local", {})
+                        .get("engine_version") for h in node_ids if h in hostvars}
+        nodes = rolling.with_own_versions(nodes, node_ids, own_versions)
         try:
             walk = rolling.walk_order(nodes, node_ids, args.get("max_unavailable"),
                                       target_version=args.get("target_version"), only=play,

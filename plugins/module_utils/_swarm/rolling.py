@@ -294,6 +294,18 @@ def _step(node: Mapping[str, Any], host: str, target: str, only: Optional[set[st
                 work=not done, skip_reason=reason)
 
 
+def with_own_versions(nodes: Sequence[Mapping[str, Any]], node_ids: Mapping[str, Optional[str]],
+                      own_versions: Mapping[str, Optional[str]]) -> list[dict[str, Any]]:
+    """``nodes`` with each inventory host's engine version as its own engine reports it (``own_versions``: host ->
+    version from that host's ``/info``), in place of the version in the manager's node list. The node list's
+    description comes from the node's last report and can, after a drain, restart and activate, show another
+    node's description for a while (moby/moby#46167): the skip decision of an upgrade must not rest on it.
+    Hosts without an own version keep the listed one."""
+    by_id = {_text(i): _text(v) for h, i in node_ids.items() if i and _text(v := own_versions.get(h)).strip()}
+    return [{**n, "engine_version": by_id[_text(n.get("id"))]} if _text(n.get("id")) in by_id else dict(n)
+            for n in nodes]
+
+
 def walk_order(nodes: Sequence[Mapping[str, Any]], node_ids: Mapping[str, Optional[str]], max_unavailable: Any = None,
                target_version: Optional[str] = None, only: Optional[Iterable[str]] = None,
                allow_quorum_loss: bool = False) -> Walk:

@@ -110,19 +110,42 @@ class Sampler:
         return out
 
 
+NODE_IDS: dict[str, str] = {}
+
+
+def node_id(lab: hivelab.Lab, host: str) -> str:
+    """The host's node ID, from its own /info (read once: an upgrade keeps the data root and the ID)."""
+    if host not in NODE_IDS:
+        NODE_IDS[host] = lab.api(host, "GET", "/info", timeout=5)["Swarm"]["NodeID"]
+    return NODE_IDS[host]
+
+
 def nodes_by_host(lab: hivelab.Lab) -> dict[str, dict[str, Any]]:
+    """host -> its node entry, matched by node ID. Not by Description.Hostname: after a drain, restart and
+    activate, the Engine can list a manager for a while with the description (hostname, engine version) of
+    another node (moby/moby#46167, #46462); the ID and the spec stay right."""
+    ids = {node_id(lab, h): h for h in HOSTS}
     for manager in MANAGERS:
         try:
-            return {n["Description"]["Hostname"]: n for n in lab.api(manager, "GET", "/nodes", timeout=5)}
+            nodes = lab.api(manager, "GET", "/nodes", timeout=5)
         except (hivelab.LabError, OSError):
             continue
+        return {ids[n["ID"]]: n for n in nodes if n["ID"] in ids}
     raise AssertionError("no manager lists the nodes")
+
+
+def engine_of(lab: hivelab.Lab, host: str) -> str:
+    """The engine version the host's own dockerd reports ('' while it does not answer)."""
+    try:
+        return str(lab.engine_version(host).get("Version", ""))
+    except (hivelab.LabError, OSError):
+        return ""
 
 
 def state(lab: hivelab.Lab) -> dict[str, tuple[str, str, str]]:
     """host -> (engine version, availability, maintenance label)."""
-    return {h: (n["Description"]["Engine"]["EngineVersion"], n["Spec"]["Availability"],
-                n["Spec"].get("Labels", {}).get(MARK, "")) for h, n in nodes_by_host(lab).items()}
+    return {h: (engine_of(lab, h), n["Spec"]["Availability"], n["Spec"].get("Labels", {}).get(MARK, ""))
+            for h, n in nodes_by_host(lab).items()}
 
 
 def wait_for(what: str, predicate: Any, timeout: float = 120) -> None:

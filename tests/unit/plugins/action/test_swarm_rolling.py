@@ -97,8 +97,18 @@ def test_walk_needs_a_confirmation_in_a_normal_run_but_not_in_check_mode() -> No
 
 def test_walk_with_nothing_to_do_needs_no_confirmation() -> None:
     done = [node(n["hostname"], n["role"], n["leader"], engine_version="28.5.2") for n in NODES]
-    result = action(WALK_ARGS).run(task_vars=task_vars(reads=[read("m1", done)]))
+    probes = {h: {"local": {**local(h), "engine_version": "28.5.2"}} for h in HOSTS}
+    result = action(WALK_ARGS).run(task_vars=task_vars(probes, reads=[read("m1", done)]))
     assert result["walk"]["batches"] == [] and result["walk"]["report_reader"] == "m1"
+
+
+def test_walk_trusts_each_host_s_own_engine_version() -> None:
+    # the list says every node is done; w1's and m2's own engines still run 20.10: those two are walked
+    done = [node(n["hostname"], n["role"], n["leader"], engine_version="28.5.2") for n in NODES]
+    probes = {h: {"local": {**local(h), "engine_version": "20.10.24" if h in ("w1", "m2") else "28.5.2"}}
+              for h in HOSTS}
+    result = action({**WALK_ARGS, "confirmed": True}).run(task_vars=task_vars(probes, reads=[read("m1", done)]))
+    assert [b["hosts"] for b in result["walk"]["batches"]] == [["w1"], ["m2"]]
 
 
 @pytest.mark.parametrize(("probes", "extra", "message"), [

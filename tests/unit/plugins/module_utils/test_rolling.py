@@ -397,6 +397,22 @@ def test_at_version_and_newer_than(version, target, at, newer):
     assert r.newer_than(version, target) is newer
 
 
+def test_own_versions_decide_the_skip_not_a_swapped_description():
+    # m3 is still on 27.3.1, but the list shows it with w1's description (28.5.1, moby/moby#46167): its own
+    # /info decides, so it is walked; w1's own engine agrees with the list; w2's host gave no version.
+    nodes = swarm(w1={"engine_version": "28.5.1"}, m3={"engine_version": "28.5.1", "hostname": "w1"})
+    inventory = {n["id"][len("node-"):]: n["id"] for n in swarm()}
+    fixed = r.with_own_versions(nodes, inventory, {"m3": VERSION, "w1": "28.5.1", "w2": None, "m1": ""})
+    by_id = {n["id"]: n for n in fixed}
+    assert by_id[nid("m3")]["engine_version"] == VERSION and by_id[nid("w1")]["engine_version"] == "28.5.1"
+    assert by_id[nid("w2")]["engine_version"] == VERSION and by_id[nid("m1")]["engine_version"] == VERSION
+    assert nodes[0] is not fixed[0] and [n["id"] for n in fixed] == [n["id"] for n in nodes]
+    walk = r.walk_order(fixed, inventory, target_version=TARGET)
+    skipped = {s.host: s.skip_reason for s in walk.steps if s.skip_reason}
+    assert skipped == {"w1": f"already at {TARGET}"}
+    assert r.walk_order(nodes, inventory, target_version=TARGET).steps != walk.steps
+
+
 @pytest.mark.parametrize(
     ("before", "now", "restore"),
     [("active", "drain", "active"), ("pause", "drain", "pause"), ("drain", "drain", None), ("active", "active", None),
