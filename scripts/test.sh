@@ -15,12 +15,11 @@ export ANSIBLE_CONFIG="$ROOT/ansible.cfg"
 # The reliability suite (tests/integration/reliability, last) writes its case table to
 # $HIVE_RELIABILITY_RESULTS (default: a file in ${TMPDIR:-/tmp}) and prints it.
 export HIVE_RELIABILITY_RESULTS="${HIVE_RELIABILITY_RESULTS:-${TMPDIR:-/tmp}/hive-swarm-reliability-results.md}"
-# HIVE_TEST_WORKERS=2: two pytest-xdist workers (most of a lab test is waiting on engines: 27 min instead of
-# about 45 on 2 cores). The default is still one process (0) until the parallel run is as steady as the serial
-# one (one timing assert of test_upgrade failed under the doubled load in one of three runs). Every test file is one xdist group (the
-# reliability suite, which shares one lab, is one group; tests/conftest.py), handed out in the order below:
-# the longest groups first, so no long file starts last.
-WORKERS="${HIVE_TEST_WORKERS:-0}"
+# HIVE_TEST_WORKERS: pytest-xdist workers (default 2: most of a lab test is waiting on engines, so the run takes
+# about 30 min instead of about 45 in one process on 2 cores; 0 = one process). Every test file is one xdist
+# group (the reliability suite, which shares one lab, is one group; tests/conftest.py), handed out in the order
+# below: the longest groups first, so no long file starts last.
+WORKERS="${HIVE_TEST_WORKERS:-2}"
 PARALLEL=()
 if [ "$WORKERS" != "0" ]; then
   PARALLEL=(-n "$WORKERS" --dist loadgroup --no-loadscope-reorder)
