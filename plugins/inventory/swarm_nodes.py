@@ -132,9 +132,9 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.client import (
-    DOCKER_IMPORT_ERROR,
     HAS_DOCKER,
     SwarmClient,
+    missing_sdk_message,
 )
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.errors import SwarmError
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.options import common_argument_spec
@@ -199,8 +199,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     def read_nodes(self) -> list[dict[str, Any]]:
         """GET /info (must be a manager) and GET /nodes through the common client."""
         if not HAS_DOCKER:
-            raise AnsibleParserError(f"{self.NAME} needs the Docker SDK for Python (docker) on the controller: "
-                                     f"{DOCKER_IMPORT_ERROR}")
+            message, hint = missing_sdk_message()
+            raise AnsibleParserError(f"{self.NAME} needs the Docker SDK for Python on the controller. {message} "
+                                     f"{hint}")
         params = connection_params(self.get_option)
         if bool(params["client_cert"]) != bool(params["client_key"]):
             raise AnsibleParserError(f"{self.NAME}: client_cert and client_key go together.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,29 @@ def test_ansible_lint_production() -> None:
 
 def test_changelog_lint() -> None:
     assert_ok(run(str(BIN / "antsibull-changelog"), "lint"))
+
+
+def lint_docs(collection: Path) -> subprocess.CompletedProcess[str]:
+    """antsibull-docs lint-collection-docs (with the plugin docs) on the collection at ``collection``
+    (a .../ansible_collections/hive/swarm directory)."""
+    return run(str(BIN / "antsibull-docs"), "lint-collection-docs", "--plugin-docs", str(collection),
+               env={"ANSIBLE_COLLECTIONS_PATH": str(collection.parents[2])}, timeout=300)
+
+
+def test_antsibull_docs_lint(tmp_path: Path) -> None:
+    assert_ok(lint_docs(ROOT / ".collections" / "ansible_collections" / "hive" / "swarm"))
+    # the same lint on a copy with one broken option reference fails: the pass above means something
+    copy = tmp_path / "ansible_collections" / "hive" / "swarm"
+    shutil.copytree(ROOT / "plugins", copy / "plugins")
+    for name in ("galaxy.yml", "meta"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, copy / name)
+    module = copy / "plugins" / "modules" / "swarm_node_info.py"
+    text = module.read_text()
+    assert "O(local_only)" in text
+    module.write_text(text.replace("O(local_only)", "O(no_such_option)", 1))
+    proc = lint_docs(copy)
+    assert proc.returncode != 0 and "no_such_option" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
 
 
 def test_every_module_is_listed() -> None:

@@ -97,11 +97,52 @@ try:
     # The oldest API version the SDK accepts (docker 5.x: 1.21, 7.x: 1.24); below it APIClient() raises
     # InvalidVersion before any request.
     SDK_MIN_API_VERSION: Optional[str] = getattr(docker_constants, "MINIMUM_DOCKER_API_VERSION", None)
-except ImportError:
+except ImportError as _import_error:
     HAS_DOCKER = False
     DOCKER_IMPORT_ERROR = traceback.format_exc()
     SDK_VERSION = None
     SDK_MIN_API_VERSION = None
+    _MISSING_MODULE: Optional[str] = getattr(_import_error, "name", None)
+else:
+    _MISSING_MODULE = None
+
+
+def _installed_sdk_version() -> Optional[str]:
+    """The installed docker distribution's version, read without importing it (None when not installed)."""
+    try:
+        from importlib import metadata
+    except ImportError:  # pragma: no cover - Python < 3.8
+        return None
+    try:
+        return metadata.version("docker")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def missing_sdk_message(missing: Optional[str] = None, python: Optional[tuple[int, int]] = None,
+                        installed: Optional[str] = None) -> tuple[str, str]:
+    """(message, hint) for a Docker SDK that cannot be imported. Defaults: this import's missing module, this
+    Python, the installed SDK's version. The case named apart: an SDK before 6.0 (Debian 12's python3-docker
+    5.0.3) on Python >= 3.12 without setuptools, whose import of ``distutils`` fails."""
+    missing = _MISSING_MODULE if missing is None else missing
+    python = tuple(sys.version_info[:2]) if python is None else python  # type: ignore[assignment]
+    installed = _installed_sdk_version() if installed is None else installed
+    where = f"Python {python[0]}.{python[1]} ({sys.executable})"
+    if missing and (missing == "distutils" or missing.startswith("distutils.")):
+        sdk = f"docker {installed}" if installed else "The installed docker package"
+        return (f"The Docker SDK for Python cannot be imported on {where}: {sdk} imports distutils, which Python "
+                "3.12 and newer no longer have (Debian 12's python3-docker 5.0.3 is such an SDK).",
+                "Install setuptools for that Python (it provides distutils; Debian/Ubuntu: apt-get install "
+                "python3-setuptools), or a Docker SDK 6.0 or newer (pip install 'docker>=6', or the distribution's "
+                "newer python3-docker).")
+    if installed:
+        return (f"The Docker SDK for Python (docker {installed}) is installed on {where} but cannot be imported "
+                f"(missing module: {missing or '?'}).",
+                "Reinstall it with what it needs (pip install --force-reinstall docker requests), or install the "
+                "distribution's python3-docker.")
+    return (f"The Docker SDK for Python (docker) is not installed on {where}.",
+            "On Debian/Ubuntu: apt-get install python3-docker; elsewhere: pip install docker. It must be installed "
+            "for the Python that runs the modules (ansible_python_interpreter).")
 
 # Version used to build the APIClient before /info told us the Engine's (never sent when the
 # first call is the unversioned /info). docker-py's own minimum.

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Optional
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.client import (
     DOCKER_IMPORT_ERROR,
     HAS_DOCKER,
     SwarmClient,
+    missing_sdk_message,
 )
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.errors import MissingDependency, SwarmError
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.options import (
@@ -68,11 +69,8 @@ def run_module(module_spec: dict[str, Any], logic: Logic, **module_kwargs: Any) 
     failure: Optional[SwarmError] = None
     try:
         if not HAS_DOCKER:
-            raise MissingDependency(
-                missing_required_lib("docker (Docker SDK for Python)"),
-                hint="On Debian/Ubuntu: apt-get install python3-docker.",
-                exception=DOCKER_IMPORT_ERROR,
-            )
+            message, hint = missing_sdk_message()
+            raise MissingDependency(message, hint=hint, exception=DOCKER_IMPORT_ERROR)
         client = SwarmClient(module.params)
         result = logic(module, client)
     except SwarmError as err:

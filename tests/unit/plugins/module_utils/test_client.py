@@ -699,3 +699,54 @@ def test_poll_delays_start_short_and_double_up_to_the_interval():
     got = [next(delays) for _step in range(6)]
     assert got == pytest.approx([0.1, 0.2, 0.4, 0.5, 0.5, 0.5])
     assert got[0] == c.POLL_FIRST and max(got) == c.POLL_INTERVAL
+
+
+# missing_sdk_message: what a module or the inventory plugin says when the SDK cannot be imported ------------
+@pytest.mark.parametrize(("missing", "python", "installed", "says", "hint"), [
+    ("distutils", (3, 12), "5.0.3", "docker 5.0.3 imports distutils, which Python 3.12 and newer no longer have",
+     "apt-get install python3-setuptools"),
+    ("distutils.version", (3, 13), "", "The installed docker package imports distutils", "'docker>=6'"),
+    ("requests", (3, 11), "7.1.0", "docker 7.1.0) is installed on Python 3.11", "--force-reinstall"),
+    ("docker", (3, 11), "", "(docker) is not installed on Python 3.11", "apt-get install python3-docker"),
+])
+def test_missing_sdk_message(missing, python, installed, says, hint):
+    message, advice = c.missing_sdk_message(missing, python, installed)
+    assert says in message and hint in advice
+
+
+BLOCKED_DISTUTILS = r'''
+import sys
+class NoDistutils:  # Python >= 3.12 without setuptools: no distutils at all
+    def find_spec(self, name, path=None, target=None):
+        if name == "distutils" or name.startswith("distutils."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+sys.meta_path.insert(0, NoDistutils())
+sys.path.insert(0, sys.argv[1])  # .collections: ansible_collections.hive.swarm
+sys.path.append(sys.argv[2])     # ansible (module_utils), after the system Python's own docker
+from ansible_collections.hive.swarm.plugins.module_utils._swarm import client
+message, hint = client.missing_sdk_message()
+print(client.HAS_DOCKER, message, hint, sep="\n")
+'''
+
+
+def test_debian_sdk_without_distutils_gets_the_distutils_message():
+    """Debian 12's python3-docker 5.0.3 (the system Python's), with distutils made unimportable as on Python
+    3.12+ without setuptools: the client's import does not raise, and the message names distutils and the fixes."""
+    from pathlib import Path
+
+    import ansible
+
+    proc = subprocess.run(["/usr/bin/python3", "-c", "import docker; print(docker.__version__)"],
+                          capture_output=True, text=True, check=False, timeout=60)
+    if proc.returncode != 0 or not proc.stdout.startswith("5."):
+        pytest.skip("no Debian python3-docker 5.x on /usr/bin/python3")
+    repo = Path(__file__).resolve().parents[4]
+    site = str(Path(ansible.__file__).resolve().parents[1])
+    proc = subprocess.run(["/usr/bin/python3", "-c", BLOCKED_DISTUTILS, str(repo / ".collections"), site],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    has_docker, message, hint = proc.stdout.splitlines()
+    assert has_docker == "False"
+    assert "docker 5.0.3 imports distutils, which Python 3.12 and newer no longer have" in message
+    assert "python3-setuptools" in hint and "docker>=6" in hint

@@ -70,9 +70,12 @@ def test_unreachable_engine(engine, run_module):
 def test_missing_sdk(engine, run_module, monkeypatch):
     monkeypatch.setattr(m, "HAS_DOCKER", False)
     monkeypatch.setattr(m, "DOCKER_IMPORT_ERROR", "Traceback: No module named 'docker'")
+    monkeypatch.setattr(client_mod, "_MISSING_MODULE", "docker")
+    monkeypatch.setattr(client_mod, "_installed_sdk_version", lambda: None)
     res = run_module(make_main(lambda module, client: {"changed": False}), {})
     assert res.failed and res["error_type"] == "MissingDependency"
-    assert "docker (Docker SDK for Python)" in res["msg"] and "apt-get install python3-docker" in res["msg"]
+    assert "Docker SDK for Python (docker) is not installed" in res["msg"]
+    assert "apt-get install python3-docker" in res["msg"]
 
 
 def test_common_option_validation_and_required_together(engine, run_module):
