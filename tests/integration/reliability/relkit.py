@@ -3,8 +3,9 @@
 The independent reader talks HTTP to each lab host's Engine socket through ``hivelab`` (never the
 modules or the docker SDK); the docker CLI (``lab.docker``) is used where a second reader helps
 (token values). Snapshots compare what a change would alter: local state of every host, and per
-swarm its ID, spec version and spec, and the node list (ID, hostname, role, spec). Node status
-(ready/down) and raft leadership move on their own and are not part of "unchanged".
+swarm its ID, spec version and spec, and the node list (ID and spec: role, availability, labels). Node status
+(ready/down), raft leadership and the node descriptions (hostname, engine) move on their own and are not
+part of "unchanged".
 """
 
 from __future__ import annotations
@@ -215,7 +216,9 @@ def snapshot(lab: hivelab.Lab) -> dict[str, Any]:
             continue
         clusters[cluster] = {
             "version": sw["Version"]["Index"], "spec": sw["Spec"],
-            "nodes": {n["ID"]: {"hostname": n["Description"]["Hostname"], "spec": n["Spec"]} for n in nodes},
+            # by ID, the spec only: a node's description (hostname, engine) is the node's own report, which a
+            # restarted manager can give with another node's values for a while (moby/moby#46167)
+            "nodes": {n["ID"]: n["Spec"] for n in nodes},
         }
     return {"local": local, "clusters": clusters}
 
