@@ -66,16 +66,17 @@ class ActionModule(StagedAction):
     def _where(self, task_vars: Mapping[str, Any]) -> str:
         return str(self._task.delegate_to or task_vars.get("inventory_hostname") or "the manager")
 
-    def _manager_read(self, task_vars: Mapping[str, Any], **options: Any) -> dict[str, Any]:
-        """A manager's node list (plus ``options``); a failed read or a node that cannot serve it is returned
-        with ``problem`` set, so a poll can retry it."""
+    def _manager_read(self, task_vars: Mapping[str, Any], walk: Mapping[str, Any], **options: Any) -> dict[str, Any]:
+        """A manager's node list (plus ``options``); a failed read, a node that cannot serve it, or a swarm other
+        than the one the ``walk`` started in is returned with ``problem`` set, so a poll can retry it (and every
+        stage that reads the swarm stops on another swarm)."""
         res = self._read(task_vars, nodes=True, **options)
         if _failed(res):
             res["problem"] = f"could not read the swarm on {self._where(task_vars)}: {res.get('msg', 'no message')}"
         elif res.get("swarm_unavailable"):
             res["problem"] = f"{self._where(task_vars)} cannot read the swarm: {res['swarm_unavailable']}"
         else:
-            res["problem"] = ""
+            res["problem"] = self._swarm_changed(res, walk)
         return res
 
     def _walk_data(self) -> dict[str, Any]:
@@ -100,7 +101,7 @@ class ActionModule(StagedAction):
     # ------------------------------------------------------------------------------------------ walk
     def _stage_walk(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
         args = self._args
-        hostvars = task_vars.get("hostvars") or {}
+        probe_var = str(args.get("probe") or "")
         play = [str(h) for h in task_vars.get("ansible_play_hosts_all") or ()]
         problems: list[str] = []
 
@@ -124,7 +125,7 @@ class ActionModule(StagedAction):
         for n in nodes:
             hostnames.setdefault(n.get("hostname"), []).append(n.get("id"))
         for h in play:
-            probe = plain(hostvars[h].get(str(args.get("probe") or ""))) if h in hostvars else None
+            probe = plain(self._hostvar(task_vars, h, probe_var))
             if _failed(probe) or not isinstance(probe.get("local"), Mapping):
                 msg = (probe or {}).get("msg", "no result") if isinstance(probe, Mapping) else "no result"
                 problems.append(f"{h} could not be probed ({msg}): bring it back, or leave it out of the play "
@@ -139,8 +140,8 @@ class ActionModule(StagedAction):
             if h not in node_ids and r.get("local", {}).get("node_id"):
                 node_ids[h] = r["local"]["node_id"]
 
-        own_versions = {h: plain(hostvars[h].get(str(args.get("probe") or "")) or {}).get("local", {})
-                        .get("engine_version") for h in node_ids if h in hostvars}
+        own_versions = {h: ((plain(self._hostvar(task_vars, h, probe_var)) or {}).get("local") or {})
+                        .get("engine_version") for h in node_ids}
         nodes = rolling.with_own_versions(nodes, node_ids, own_versions)
         try:
             walk = rolling.walk_order(nodes, node_ids, args.get("max_unavailable"),
@@ -200,15 +201,12 @@ class ActionModule(StagedAction):
         def problem(read: dict[str, Any]) -> str:
             if read["problem"]:
                 return read["problem"]
-            changed = self._swarm_changed(read, walk)
-            if changed:
-                return changed
             if batch["kind"] == "manager":
                 return rolling.gate_before_manager(read["nodes"], batch["node_ids"][0], names,
                                                    bool(self._args.get("allow_quorum_loss")))
             return rolling.gate_before_batch(read["nodes"], batch["node_ids"], names)
 
-        _read, why, waited = poll(lambda: self._manager_read(task_vars), problem, self._timeout(60),
+        _read, why, waited = poll(lambda: self._manager_read(task_vars, walk), problem, self._timeout(60),
                                   self._args["delay"])
         if why:
             raise AnsibleActionFail(f"{why} (still so after {waited:.0f}s)")
@@ -220,14 +218,13 @@ class ActionModule(StagedAction):
         shortfall = int(self._args.get("max_shortfall") or 0)
 
         def problem(read: dict[str, Any]) -> str:
-            stop = read["problem"] or self._swarm_changed(read, walk)
-            if stop:
-                return stop
+            if read["problem"]:
+                return read["problem"]
             verdict = rolling.drained(read.get("tasks") or [], read.get("services") or [], batch["node_ids"],
                                       nodes=read["nodes"], max_shortfall=shortfall, name=who)
             return verdict.message
 
-        _read, why, waited = poll(lambda: self._manager_read(task_vars, tasks=True, services=True), problem,
+        _read, why, waited = poll(lambda: self._manager_read(task_vars, walk, tasks=True, services=True), problem,
                                   self._timeout(300), self._args["delay"])
         if why:
             raise AnsibleActionFail(
@@ -270,7 +267,7 @@ class ActionModule(StagedAction):
                 return read["problem"]
             return "; ".join(rolling.back_problems(read["nodes"], batch["node_ids"], target, walk["node_ids"]))
 
-        _read, why, waited = poll(lambda: self._manager_read(task_vars), problem, self._timeout(300),
+        _read, why, waited = poll(lambda: self._manager_read(task_vars, walk), problem, self._timeout(300),
                                   self._args["delay"])
         who = ", ".join(batch["hosts"])
         if why:
@@ -285,7 +282,7 @@ class ActionModule(StagedAction):
         def problem(read: dict[str, Any]) -> str:  # a manager that was just elected lists states as unknown
             return read["problem"] or "; ".join(rolling.unsettled(read["nodes"]))
 
-        read, _why, _waited = poll(lambda: self._manager_read(task_vars), problem, self._timeout(60),
+        read, _why, _waited = poll(lambda: self._manager_read(task_vars, walk), problem, self._timeout(60),
                                    self._args["delay"])
         if read["problem"]:
             raise AnsibleActionFail(read["problem"])

@@ -238,6 +238,14 @@ def test_report_waits_for_states_to_settle_and_prints_the_nodes() -> None:
         act.run(task_vars={})
 
 
+@pytest.mark.parametrize("stage", ["gate", "drained", "back", "report"])
+def test_every_stage_that_reads_the_swarm_stops_in_another_swarm(stage: str) -> None:
+    act, _calls = polled(stage, [{"nodes": NODES, "swarm": {"id": "C2"}, "tasks": [], "services": []}], walk(),
+                         timeout=1)
+    with pytest.raises(AnsibleActionFail, match=r"is now in swarm C2, not in C1 where the walk started"):
+        act.run(task_vars={})
+
+
 def test_stages_that_poll_need_the_walk_and_a_batch() -> None:
     with pytest.raises(AnsibleActionFail, match=r"pass walk"):
         action({"stage": "gate"}).run(task_vars={})
