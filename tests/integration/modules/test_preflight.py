@@ -153,9 +153,11 @@ def test_listen_probe_block_stop(h: Harness) -> None:
 
 def test_ttl_ends_the_helper_on_a_lab_host(h: Harness) -> None:
     m1 = h.lab.host("m1").name
-    res = h.run(m1, MODULE, {"state": "listening", "bind_addr": h.lab.host(m1).ip, "ttl": 2}).ok()
+    # ttl 8: long enough that the helper is still there when the module call has returned on a loaded machine
+    # (with 2 it was once gone already), short enough to wait for
+    res = h.run(m1, MODULE, {"state": "listening", "bind_addr": h.lab.host(m1).ip, "ttl": 8}).ok()
     assert helpers(h.lab, m1) == [res["pid"]]
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while helpers(h.lab, m1):
         assert time.monotonic() < deadline, "the helper outlived its ttl"
         time.sleep(0.1)
