@@ -116,9 +116,16 @@ class Run:
 
 
 def start_playbook(inventory: Path, *args: str, playbook: str = "site.yml",
-                   extra_env: Optional[dict[str, str]] = None) -> tuple[subprocess.Popen, float]:
-    proc = subprocess.Popen([str(BIN / "ansible-playbook"), "-i", str(inventory), playbook, *args], cwd=REPO,
-                            env=env(extra_env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                   extra_env: Optional[dict[str, str]] = None, controller: str = "",
+                   session: bool = False) -> tuple[subprocess.Popen, float]:
+    """ansible-playbook in the background; ``controller``: as another controller (a UTS namespace with that
+    hostname: the lock's owner line names it; ansible-playbook keeps the process ID of the Popen), ``session``: in a
+    new session (its process group can be killed)."""
+    argv = [str(BIN / "ansible-playbook"), "-i", str(inventory), playbook, *args]
+    if controller:
+        argv = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', controller, *argv]
+    proc = subprocess.Popen(argv, cwd=REPO, env=env(extra_env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=session)
     return proc, time.monotonic()
 
 
