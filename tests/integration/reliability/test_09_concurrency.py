@@ -89,8 +89,8 @@ def test_a_killed_runs_lock_is_taken_over_from_another_controller(converged: Any
                  f"converged in {run.seconds:.0f}s (changed=0); the lock was released at its end")
 
 
-def test_two_live_runs_from_two_controllers_are_serialized(converged: Any, lab: Any, record: Any,
-                                                            tmp_path: Path) -> None:
+def test_two_live_runs_from_two_controllers_are_serialized(
+        converged: Any, lab: Any, record: Any, tmp_path: Path) -> None:
     """Case 20: two live runs from two controllers (this one and 'ctl-b') at the same time, with a change to make.
     The lease of the first is renewed while it runs, so the second waits (saying who holds the lock) and then
     finds the swarm converged."""

@@ -53,7 +53,7 @@ def timed_run(inventory: Path, cfg: Path, name: str,
             proc.kill()
             break
     proc.wait(30)
-    run = relkit.Run(proc.returncode, "".join(text for _, text in lines), time.monotonic() - t0, name)
+    run = relkit.Run(proc.returncode, "".join(line[1] for line in lines), time.monotonic() - t0, name)
     print(f"[{name}] rc={run.rc} changed={run.changed} {run.seconds:.1f}s")
     return run, lines
 
@@ -67,8 +67,7 @@ def test_a_silent_host_fails_within_the_host_timeout_with_default_ssh(converged:
     data = yaml.safe_load(inv.read_text())
     data["all"]["vars"] = {"docker_swarm_host_timeout": HOST_TIMEOUT}
     inv.write_text(yaml.safe_dump(data, sort_keys=False))
-    first, _ = timed_run(inv, cfg, "default SSH: converged run (opens the master connections)")
-    first.ok()
+    timed_run(inv, cfg, "default SSH: converged run (opens the master connections)")[0].ok()
     case.inject(f"ansible.cfg with Ansible's SSH defaults (ControlPersist 60s, no ServerAlive), "
                 f"docker_swarm_host_timeout: {HOST_TIMEOUT}; site.yml, then {W2}'s link cut; site.yml again at once")
     lab.cut(W2)
@@ -83,7 +82,7 @@ def test_a_silent_host_fails_within_the_host_timeout_with_default_ssh(converged:
     failure = next(f for f in run.failures if f["host"] == W2)
     assert "timed out" in failure["msg"].lower() or failure["unreachable"], failure
     # seconds from the start of the task that failed W2 to the line that reported it
-    fatal = next(i for i, (_, text) in enumerate(lines) if re.match(rf"^fatal: \[{re.escape(W2)}\]", text))
+    fatal = next(i for i, line in enumerate(lines) if re.match(rf"^fatal: \[{re.escape(W2)}\]", line[1]))
     start = next(t for t, text in reversed(lines[:fatal]) if text.startswith("TASK ["))
     to_fail = lines[fatal][0] - start
     assert to_fail < HOST_TIMEOUT + 10, to_fail

@@ -351,8 +351,8 @@ def test_lock_taken_at_once_starts_the_lease_renewer(renewers: list[dict[str, An
     assert "= 'me@here pid 1 start 2 t 3' ] || exit 4" in sent[0] and 'touch -c "$lock/lease"' in sent[0]
 
 
-def test_a_lease_that_cannot_be_renewed_falls_back_to_the_stale_rule(monkeypatch: pytest.MonkeyPatch,
-                                                                    renewers: list[dict[str, Any]]) -> None:
+def test_a_lease_that_cannot_be_renewed_falls_back_to_the_stale_rule(
+        monkeypatch: pytest.MonkeyPatch, renewers: list[dict[str, Any]]) -> None:
     monkeypatch.setattr(action_mod._lease, "start", lambda *a: (None, False))
     act, sent = lock_action([{"rc": 0, "stdout": "taken\n"}])
     result = act.run(task_vars=lock_vars())
