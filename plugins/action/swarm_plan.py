@@ -16,6 +16,7 @@ import json
 import os
 import random
 import shlex
+import signal
 import socket
 from datetime import datetime, timezone
 from typing import Any, Mapping, Optional
@@ -26,6 +27,7 @@ from ansible_collections.hive.swarm.plugins.module_utils._swarm import lock, rot
 from ansible_collections.hive.swarm.plugins.module_utils._swarm import plan as planner
 from ansible_collections.hive.swarm.plugins.module_utils._swarm import recover as recovery
 from ansible_collections.hive.swarm.plugins.module_utils._swarm import status as status_table
+from ansible_collections.hive.swarm.plugins.plugin_utils import _lease
 from ansible_collections.hive.swarm.plugins.plugin_utils._action import StagedAction, plain, show
 from ansible_collections.hive.swarm.plugins.plugin_utils._backup import BACKUP_ARGS, BACKUP_STAGES, BackupStages
 from ansible_collections.hive.swarm.plugins.plugin_utils._poll import poll
@@ -56,10 +58,15 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "stale": {"type": "int", "default": 1800},
     **BACKUP_ARGS,
 }
-# The lock: take it (mkdir is atomic) or say who holds it and for how long (rc 3).
+# The lock: take it (mkdir is atomic; the owner line, then a fresh lease) or say for how long it is held, how long
+# ago its lease was renewed ('none': a lock of an older version) and who holds it (rc 3). Ages on the lock host's
+# clock.
 LOCK_TAKE = """lock=%(path)s; owner=%(owner)s
-if mkdir "$lock" 2>/dev/null; then printf '%%s\\n' "$owner" > "$lock/owner"; echo taken; exit 0; fi
-echo "age $(( $(date +%%s) - $(stat -c %%Y "$lock" 2>/dev/null || date +%%s) ))"
+if mkdir "$lock" 2>/dev/null; then printf '%%s\\n' "$owner" > "$lock/owner" && : > "$lock/lease"; echo taken; exit 0; fi
+now=$(date +%%s)
+echo "age $(( now - $(stat -c %%Y "$lock" 2>/dev/null || echo "$now") ))"
+if [ -e "$lock/lease" ]; then echo "lease $(( now - $(stat -c %%Y "$lock/lease" 2>/dev/null || echo "$now") ))"
+else echo "lease none"; fi
 cat "$lock/owner" 2>/dev/null
 exit 3
 """
@@ -67,21 +74,47 @@ exit 3
 LOCK_BREAK = """lock=%(path)s
 if [ "$(cat "$lock/owner" 2>/dev/null)" = %(old)s ]; then rm -rf "$lock"; fi
 """
+# Renew this run's lease: only while the lock carries this run's owner line (compared in the same command), else
+# rc NOT_OURS. touch -c never creates a lease (a lock that reverted to the stale rule stays without one).
+LOCK_RENEW = """lock=%(path)s
+[ "$(cat "$lock/owner" 2>/dev/null)" = %(owner)s ] || exit %(not_ours)d
+touch -c "$lock/lease"
+"""
+# Drop this run's lease (its renewer could not renew): the lock then falls back to docker_swarm_lock_stale.
+LOCK_UNLEASE = """lock=%(path)s
+if [ "$(cat "$lock/owner" 2>/dev/null)" = %(owner)s ]; then rm -f "$lock/lease"; fi
+"""
 
 
-def _proc_start(pid: int) -> str:
-    """The start time of a controller process ('' when it is gone)."""
+def _proc_stat(pid: int) -> Optional[str]:
+    """The text of /proc/PID/stat: '' when the process is gone, None when this system has no /proc."""
     try:
         with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-            return lock.proc_start(handle.read())
+            return handle.read()
+    except FileNotFoundError:
+        return "" if os.path.isdir("/proc/self") else None
     except OSError:
         return ""
 
 
+def _proc_start(pid: int) -> str:
+    """The start time of a controller process ('' when it is gone or cannot be read)."""
+    return lock.proc_start(_proc_stat(pid) or "")
+
+
 def _alive(pid: int, start: str) -> bool:
-    """Whether controller process ``pid`` runs and is the one that started at ``start``."""
-    now = _proc_start(pid)
-    return bool(now) and (not start or now == start)
+    """Whether controller process ``pid`` runs and is the one that started at ``start`` (without /proc, as on
+    macOS: whether a process ``pid`` exists)."""
+    stat = _proc_stat(pid)
+    if stat is None:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True
+        return True
+    return lock.proc_alive(stat, start)
 
 
 class ActionModule(BackupStages, StagedAction):
@@ -148,8 +181,9 @@ class ActionModule(BackupStages, StagedAction):
             show(check.warnings)
 
     def _stage_lock(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
-        """Take the converge lock on the lock host (the task is delegated there): wait while a live run holds it,
-        break it when its holder ran on this controller and is gone, or when it is older than ``stale``. An
+        """Take the converge lock on the lock host (the task is delegated there) and start renewing its lease; wait
+        while a live run holds it; break it when its holder ran on this controller and is gone, when its lease was
+        not renewed for lock.LEASE_TIMEOUT seconds, or (a lock without a lease) when it is older than ``stale``. An
         unreachable lock host is reported (``unreachable_lock``): the run goes on unserialized. Nothing is raised:
         the role stops every host (run_once) when the lock is not held."""
         args = self._args
@@ -157,6 +191,7 @@ class ActionModule(BackupStages, StagedAction):
         path = str(args.get("path") or "")
         stale = int(args.get("stale") or 0)
         host = socket.gethostname()
+        where = self._task.delegate_to or "the lock host"
         notes: list[str] = []
         waits: list[str] = []  # the first time the lock was found held by a live run
 
@@ -166,26 +201,26 @@ class ActionModule(BackupStages, StagedAction):
                 res = self._low_level_execute_command(take, executable="/bin/sh")
             except AnsibleConnectionFailure as err:
                 return {"state": "unreachable", "why": str(err)}
-            out = str(res.get("stdout") or "").splitlines()
             if res.get("rc") == 0:
                 return {"state": "taken", "why": ""}
-            if res.get("rc") != 3 or not out or not out[0].startswith("age "):
+            held = lock.parse_held(str(res.get("stdout") or "")) if res.get("rc") == 3 else None
+            if held is None:
                 return {"state": "error", "why": f"rc={res.get('rc')} {res.get('stderr') or res.get('stdout')}"}
-            held_by = "\n".join(out[1:])
-            age = int(out[0].split()[1]) if out[0].split()[1].lstrip("-").isdigit() else 0
-            decision = lock.verdict(held_by, age, stale, host, _alive)
+            decision = lock.verdict(held, stale, host, _alive)
             if decision.action == "break":
-                self._low_level_execute_command(LOCK_BREAK % {"path": shlex.quote(path), "old": shlex.quote(held_by)},
+                old = shlex.quote(held.owner_text)
+                self._low_level_execute_command(LOCK_BREAK % {"path": shlex.quote(path), "old": old},
                                                 executable="/bin/sh")
                 notes.append(f"broke the lock: {decision.why}")
                 return attempt()
             if not waits:
                 waits.append(decision.why)
+                show([f"Waiting for the converge lock {path} on {where}: {decision.why} (up to "
+                      f"{float(args.get('timeout') or 600):.0f}s)"])
             return {"state": "held", "why": decision.why}
 
         got, why, waited = poll(attempt, lambda r: r["why"] if r["state"] == "held" else "",
                                 float(args.get("timeout") or 600), float(args.get("delay") or 2))
-        where = self._task.delegate_to or "the lock host"
         result["held"] = got["state"] == "taken"
         result["unreachable_lock"] = got["state"] == "unreachable"
         if got["state"] == "error":
@@ -193,14 +228,48 @@ class ActionModule(BackupStages, StagedAction):
         elif got["state"] == "held":  # the role's next task (run_once) stops every host with this sentence
             result["msg"] = (
                 f"Another run is converging this swarm: the lock {path} on {where} is {why}. Waited {waited:.0f}s. "
-                f"Run again when it has finished; a lock whose run is gone is broken by the next run on the same "
-                f"controller at once, otherwise after docker_swarm_lock_stale ({stale}s).")
+                f"Run again when it has finished. A lock whose run is gone is taken over by the next run once its "
+                f"lease is {lock.LEASE_TIMEOUT}s old (at once by a run on the same controller); a lock without a "
+                f"lease (an older version of the role) after docker_swarm_lock_stale ({stale}s).")
         else:
             if waits and got["state"] == "taken":
                 notes.append(f"waited {waited:.0f}s for the lock, {waits[0]}")
+            if got["state"] == "taken":
+                notes.extend(self._start_lease(path, owner, where, result))
             result["msg"] = "; ".join([*notes, got["why"] or "taken"])
         if notes:
             show(notes)
+
+    def _start_lease(self, path: str, owner: str, where: str, result: dict[str, Any]) -> list[str]:
+        """Start the renewer of this run's lease (plugin_utils/_lease.py); when its first renewal fails, end it and
+        drop the lease, so that the lock falls back to docker_swarm_lock_stale instead of being taken over while
+        this run lives. Returns the notes for the log."""
+        me = lock.parse_owner(owner)
+        if me is None:
+            return []
+        renew_cmd = LOCK_RENEW % {"path": shlex.quote(path), "owner": shlex.quote(owner), "not_ours": lock.NOT_OURS}
+
+        def renew() -> Optional[int]:
+            res = self._low_level_execute_command(renew_cmd, executable="/bin/sh")
+            return int(res.get("rc", 1))
+
+        pid, renewed = _lease.start(renew, me.pid, lambda: _alive(me.pid, me.start), lock.LEASE_RENEW)
+        result["lease"] = {"renewer": pid, "renew": lock.LEASE_RENEW, "timeout": lock.LEASE_TIMEOUT,
+                           "renewed": renewed}
+        if renewed:
+            return []
+        if pid:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
+        try:
+            self._low_level_execute_command(LOCK_UNLEASE % {"path": shlex.quote(path), "owner": shlex.quote(owner)},
+                                            executable="/bin/sh")
+        except AnsibleConnectionFailure:
+            pass  # the lease then runs out: the lock may be taken over; said below
+        return [f"WARNING: the lease of the converge lock on {where} could not be renewed from this controller "
+                f"(connection {self._connection.transport}); the lock falls back to docker_swarm_lock_stale"]
 
     def _stage_plan(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
         inv = self._inventory(task_vars)

@@ -28,8 +28,12 @@ options:
         variables); sets the fact C(docker_swarm__inventory) (absent hosts, present and outside managers, lock host
         and this run's lock owner); prints a warning for an even manager count.
       - V(lock) - delegated to the lock host - takes the converge lock (a directory at O(path), C(mkdir) is atomic,
-        with the run's owner line); while another run holds it, waits up to O(timeout). A lock whose holder ran on
-        this controller and is gone (an interrupted or killed run) is broken at once; any other lock after O(stale)
+        with the run's owner line and a lease file) and starts a detached process on the controller that renews the
+        lease every 5 seconds, over the task's connection, while the run's ansible-playbook process lives and the
+        lock is still this run's. While another run holds the lock, waits up to O(timeout), printing who holds it,
+        for how long and how long ago its lease was renewed. A lock whose lease was not renewed for 20 seconds (its
+        run is gone, on whichever controller) is taken over; one whose holder ran on this controller and is gone (an
+        interrupted or killed run) at once; a lock without a lease (taken by an older version) after O(stale)
         seconds. Returns RV(held) (false with the reason in RV(msg) when another run kept it) and
         RV(unreachable_lock) when the lock host cannot be reached; it does not fail, so that the caller can stop
         every host at once. Runs shell over the connection (no module, no Python on the lock host).
@@ -256,6 +260,14 @@ unreachable_lock:
   description: With O(stage=lock) - the lock host could not be reached; the run is not serialized.
   returned: when O(stage=lock)
   type: bool
+lease:
+  description:
+    - With O(stage=lock), when the lock was taken - the lease renewer's process ID on the controller (C(renewer)),
+      the renewal interval (C(renew)) and the age at which a lease counts as abandoned (C(timeout)), in seconds, and
+      whether the first renewal succeeded (C(renewed); when it did not, the lease was removed and the lock falls
+      back to O(stale)).
+  returned: when O(stage=lock) took the lock
+  type: dict
 control:
   description:
     - With O(stage=control) - the first manager with control available, empty when there is none.

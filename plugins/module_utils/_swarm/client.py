@@ -144,6 +144,7 @@ def missing_sdk_message(missing: Optional[str] = None, python: Optional[tuple[in
             "On Debian/Ubuntu: apt-get install python3-docker; elsewhere: pip install docker. It must be installed "
             "for the Python that runs the modules (ansible_python_interpreter).")
 
+
 # Version used to build the APIClient before /info told us the Engine's (never sent when the
 # first call is the unversioned /info). docker-py's own minimum.
 PLACEHOLDER_API_VERSION = "1.24"

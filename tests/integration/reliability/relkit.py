@@ -31,9 +31,11 @@ if str(REPO / "lab") not in sys.path:
 import hivelab  # noqa: E402
 
 SECRETS = ("SWMTKN-", "SWMKEY-")
-LAB_NAME, LAB_NET = "rel1", 30
-MANAGERS = ("rel1-m1", "rel1-m2", "rel1-m3")
-WORKERS = ("rel1-w1", "rel1-w2")
+# HIVE_REL_LAB / HIVE_REL_NET: another lab name and net, to run files of the suite beside a run that uses rel1.
+LAB_NAME = os.environ.get("HIVE_REL_LAB", "rel1")
+LAB_NET = int(os.environ.get("HIVE_REL_NET", "30"))
+MANAGERS = tuple(f"{LAB_NAME}-m{i}" for i in (1, 2, 3))
+WORKERS = tuple(f"{LAB_NAME}-w{i}" for i in (1, 2))
 ALL = MANAGERS + WORKERS
 # Drop a dead SSH link within ~6 s (the lab's own args keep the defaults).
 SSH_ALIVE = "-o ServerAliveInterval=2 -o ServerAliveCountMax=3"
@@ -115,9 +117,16 @@ class Run:
 
 
 def start_playbook(inventory: Path, *args: str, playbook: str = "site.yml",
-                   extra_env: Optional[dict[str, str]] = None) -> tuple[subprocess.Popen, float]:
-    proc = subprocess.Popen([str(BIN / "ansible-playbook"), "-i", str(inventory), playbook, *args], cwd=REPO,
-                            env=env(extra_env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                   extra_env: Optional[dict[str, str]] = None, controller: str = "",
+                   session: bool = False) -> tuple[subprocess.Popen, float]:
+    """ansible-playbook in the background; ``controller``: as another controller (a UTS namespace with that
+    hostname: the lock's owner line names it; ansible-playbook keeps the process ID of the Popen), ``session``: in a
+    new session (its process group can be killed)."""
+    argv = [str(BIN / "ansible-playbook"), "-i", str(inventory), playbook, *args]
+    if controller:
+        argv = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', controller, *argv]
+    proc = subprocess.Popen(argv, cwd=REPO, env=env(extra_env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=session)
     return proc, time.monotonic()
 
 
@@ -171,6 +180,11 @@ def write_inventory(lab: hivelab.Lab, path: Path, *, leave_out: Iterable[str] = 
         inv["all"]["vars"] = dict(all_vars)
     path.write_text(yaml.safe_dump(inv, sort_keys=False))
     return path
+
+
+def ip_of(lab: hivelab.Lab, host: str) -> str:
+    """The lab address of ``host``."""
+    return next(h.ip for h in lab.hosts if h.name == host)
 
 
 # --------------------------------------------------------------------------- independent reader

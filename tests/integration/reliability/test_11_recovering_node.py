@@ -19,32 +19,33 @@ from typing import Any
 
 import pytest
 import relkit
-from relkit import ALL, MANAGERS
+from relkit import ALL, MANAGERS, WORKERS
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 LOCK = "/run/hive-swarm-converge.lock"
+M1, (W1, W2) = MANAGERS[0], WORKERS
 
 
 def state_of(lab: Any, host: str) -> str:
-    listed = {n["Description"]["Hostname"]: n for n in relkit.nodes(lab, "rel1-m1")}
+    listed = {n["Description"]["Hostname"]: n for n in relkit.nodes(lab, M1)}
     return str(listed[host]["Status"]["State"])
 
 
 def test_no_change_run_waits_for_a_node_that_is_coming_back(converged: Any, inv: Path, record: Any) -> None:
     lab = converged
     case = record("14", "no-change run right after a worker's link came back")
-    case.inject("rel1-w2's link cut until the swarm lists it down, then healed; site.yml at once")
-    lab.cut("rel1-w2")
+    case.inject(f"{W2}'s link cut until the swarm lists it down, then healed; site.yml at once")
+    lab.cut(W2)
     try:
-        relkit.poll("rel1-w2 listed down", lambda: state_of(lab, "rel1-w2") == "down", timeout=60)
+        relkit.poll(f"{W2} listed down", lambda: state_of(lab, W2) == "down", timeout=60)
     finally:
-        lab.heal("rel1-w2")
-    seen = state_of(lab, "rel1-w2")
-    run = relkit.playbook(inv, name="no-change run, rel1-w2 just back").ok()
+        lab.heal(W2)
+    seen = state_of(lab, W2)
+    run = relkit.playbook(inv, name=f"no-change run, {W2} just back").ok()
     assert run.changed == 0, run.recap
     assert relkit.healthy(lab, ALL, MANAGERS) is None
-    case.observe(f"rel1-w2 was '{seen}' when the run started; the run waited for it and reported the swarm "
+    case.observe(f"{W2} was '{seen}' when the run started; the run waited for it and reported the swarm "
                  f"healthy in {run.seconds:.0f}s, changed=0")
 
 
@@ -57,17 +58,17 @@ def test_a_host_that_stops_answering_fails_instead_of_hanging(converged: Any, re
     case = record("16", "a host stops answering while an SSH master connection is open")
     inv = lab.write_inventory(tmp_path / "plain.yml")
     relkit.playbook(inv, name="plain inventory: converged run (opens the master connections)").ok()
-    case.inject("site.yml (master connections open), then rel1-w2's link cut; site.yml again at once")
-    lab.cut("rel1-w2")
+    case.inject(f"site.yml (master connections open), then {W2}'s link cut; site.yml again at once")
+    lab.cut(W2)
     try:
-        run = relkit.playbook(inv, name="rel1-w2 silent", timeout=300)
+        run = relkit.playbook(inv, name=f"{W2} silent", timeout=300)
     finally:
-        lab.heal("rel1-w2")
-    assert run.unreachable_hosts == {"rel1-w2"}, run.recap
-    assert not run.failed_hosts - {"rel1-w2"}, run.recap
-    reason = next(f["msg"] for f in run.failures if f["host"].startswith("rel1-w2"))
-    relkit.poll("rel1-w2 ready again", lambda: state_of(lab, "rel1-w2") == "ready", timeout=60)
-    case.observe(f"rel1-w2 failed as unreachable ('{reason[:80]}'), the run ended after {run.seconds:.0f}s "
+        lab.heal(W2)
+    assert run.unreachable_hosts == {W2}, run.recap
+    assert not run.failed_hosts - {W2}, run.recap
+    reason = next(f["msg"] for f in run.failures if f["host"].startswith(W2))
+    relkit.poll(f"{W2} ready again", lambda: state_of(lab, W2) == "ready", timeout=60)
+    case.observe(f"{W2} failed as unreachable ('{reason[:80]}'), the run ended after {run.seconds:.0f}s "
                  "and the other four hosts stayed converged")
 
 
@@ -84,15 +85,15 @@ def test_a_killed_runs_lock_is_taken_over_by_the_next_run(converged: Any, inv: P
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         relkit.poll("the lock taken", lambda: proc.poll() is None and lab.exec(
-            "rel1-m1", ["test", "-d", LOCK], check=False).returncode == 0, timeout=120, interval=0.2)
+            M1, ["test", "-d", LOCK], check=False).returncode == 0, timeout=120, interval=0.2)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
-    assert lab.exec("rel1-m1", ["test", "-d", LOCK], check=False).returncode == 0, "the killed run left no lock"
+    assert lab.exec(M1, ["test", "-d", LOCK], check=False).returncode == 0, "the killed run left no lock"
     run = relkit.playbook(inv, name="after the killed run").ok()
     assert f"broke the lock: its holder, process {proc.pid} on this controller, is gone" in run.out
     assert run.changed == 0 and relkit.healthy(lab, ALL, MANAGERS) is None
-    assert lab.exec("rel1-m1", ["test", "-d", LOCK], check=False).returncode != 0, "the lock was not released"
+    assert lab.exec(M1, ["test", "-d", LOCK], check=False).returncode != 0, "the lock was not released"
     case.observe(f"the next run broke the lock of process {proc.pid} at once and converged in {run.seconds:.0f}s "
                  "(changed=0); the lock was released at its end")
 
@@ -103,19 +104,19 @@ def test_force_rejoin_on_a_fresh_inventory(lab: Any, inv: Path, record: Any, tmp
     role will not adopt it or create another"). With the force option the user has said what to do: the worker
     leaves, the inventory's swarm is created, the worker joins it."""
     relkit.leave_all(lab)
-    lab.docker("rel1-w1", "swarm", "init", "--advertise-addr", "198.18.30.14")
-    foreign = relkit.swarm_of(lab, "rel1-w1")["Cluster"]["ID"]
+    lab.docker(W1, "swarm", "init", "--advertise-addr", relkit.ip_of(lab, W1))
+    foreign = relkit.swarm_of(lab, W1)["Cluster"]["ID"]
     case = record("18", "force_rejoin on a fresh inventory")
-    case.inject(f"every engine inactive but rel1-w1, the only manager of swarm {foreign}; site.yml with "
+    case.inject(f"every engine inactive but {W1}, the only manager of swarm {foreign}; site.yml with "
                 "docker_swarm_force_rejoin: true")
     force = relkit.write_inventory(lab, tmp_path / "force.yml", all_vars={"docker_swarm_force_rejoin": True})
-    run = relkit.playbook(force, name="fresh inventory, rel1-w1 in a foreign swarm, force_rejoin").ok()
+    run = relkit.playbook(force, name=f"fresh inventory, {W1} in a foreign swarm, force_rejoin").ok()
     assert "leave its swarm, join as worker" in run.out
     assert relkit.healthy(lab, ALL, MANAGERS) is None
     clusters = {relkit.swarm_of(lab, h)["Cluster"]["ID"] for h in MANAGERS}
     assert len(clusters) == 1 and foreign not in clusters, clusters
     assert relkit.playbook(force, name="force_rejoin re-run").ok().changed == 0
-    case.observe(f"swarm {clusters.pop()} created on rel1-m1, rel1-w1 left {foreign} and joined it as a worker; "
+    case.observe(f"swarm {clusters.pop()} created on {M1}, {W1} left {foreign} and joined it as a worker; "
                  f"5 nodes ready; re-run changed=0")
 
 

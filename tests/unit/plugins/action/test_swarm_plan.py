@@ -301,6 +301,19 @@ def test_status_stage_builds_the_table_and_warns() -> None:
 
 
 # ------------------------------------------------------------------------------------------------- lock
+@pytest.fixture(autouse=True)
+def renewers(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The lease renewer is not started by these tests: its start is recorded (it succeeds unless told)."""
+    started: list[dict[str, Any]] = []
+
+    def start(renew: Any, main_pid: int, alive: Any, interval: float) -> tuple[int, bool]:
+        started.append({"renew": renew, "main_pid": main_pid, "alive": alive, "interval": interval})
+        return 4242, not any(s.get("fail") for s in started[:-1])
+
+    monkeypatch.setattr(action_mod._lease, "start", start)
+    return started
+
+
 def lock_action(answers: list[Any], **args: Any) -> tuple[Any, list[str]]:
     act = action({"stage": "lock", "path": "/run/l", "stale": 1800, "timeout": 10, **args})
     sent: list[str] = []
@@ -323,17 +336,45 @@ def lock_vars() -> dict[str, Any]:
     return {"docker_swarm__inventory": {"lock_owner": "me@here pid 1 start 2 t 3"}}
 
 
-def test_lock_taken_at_once() -> None:
+def test_lock_taken_at_once_starts_the_lease_renewer(renewers: list[dict[str, Any]]) -> None:
     act, sent = lock_action([{"rc": 0, "stdout": "taken\n"}])
     result = act.run(task_vars=lock_vars())
     assert result["held"] is True and result["unreachable_lock"] is False
     assert "owner='me@here pid 1 start 2 t 3'" in sent[0] and "lock=/run/l" in sent[0]
+    assert ': > "$lock/lease"' in sent[0]
+    assert result["lease"] == {"renewer": 4242, "renew": 5, "timeout": 20, "renewed": True}
+    (started,) = renewers
+    assert started["main_pid"] == 1 and started["interval"] == 5
+    # the renewal: one shell command that compares the owner line and touches the lease, else rc 4
+    sent.clear()
+    assert started["renew"]() == 0
+    assert "= 'me@here pid 1 start 2 t 3' ] || exit 4" in sent[0] and 'touch -c "$lock/lease"' in sent[0]
+
+
+def test_a_lease_that_cannot_be_renewed_falls_back_to_the_stale_rule(
+        monkeypatch: pytest.MonkeyPatch, renewers: list[dict[str, Any]]) -> None:
+    monkeypatch.setattr(action_mod._lease, "start", lambda *a: (None, False))
+    act, sent = lock_action([{"rc": 0, "stdout": "taken\n"}])
+    result = act.run(task_vars=lock_vars())
+    assert result["held"] is True and result["lease"]["renewed"] is False
+    assert 'rm -f "$lock/lease"' in sent[-1] and "= 'me@here pid 1 start 2 t 3' ]" in sent[-1]
+    assert "could not be renewed from this controller" in result["msg"]
+
+
+def test_lock_without_a_fresh_lease_of_another_controller_is_taken_over(renewers: list[dict[str, Any]]) -> None:
+    held = {"rc": 3, "stdout": "age 400\nlease 21\nops@elsewhere pid 7 start 5 t 1\n"}
+    act, sent = lock_action([held, {"rc": 0, "stdout": "taken\n"}])
+    result = act.run(task_vars=lock_vars())
+    assert result["held"] is True
+    assert "broke the lock: its lease was last renewed 21s ago (abandoned after 20s): ops@elsewhere (process 7) " \
+           "is gone" in result["msg"]
+    assert "rm -rf" in sent[1] and len(renewers) == 1
 
 
 def test_lock_of_a_gone_run_on_this_controller_is_broken_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     host = action_mod.socket.gethostname()
     monkeypatch.setattr(action_mod, "_alive", lambda pid, start: False)
-    held = {"rc": 3, "stdout": f"age 40\nops@{host} pid 999 start 5 t 1\n"}
+    held = {"rc": 3, "stdout": f"age 40\nlease 2\nops@{host} pid 999 start 5 t 1\n"}
     act, sent = lock_action([held, {"rc": 0, "stdout": "taken\n"}])
     result = act.run(task_vars=lock_vars())
     assert result["held"] is True and "broke the lock: its holder, process 999 on this controller, is gone" in \
@@ -345,11 +386,11 @@ def test_lock_of_a_live_run_is_waited_for_until_the_deadline(monkeypatch: pytest
     clock = {"t": 0.0}
     monkeypatch.setattr(_poll.time, "monotonic", lambda: clock["t"])
     monkeypatch.setattr(_poll.time, "sleep", lambda seconds: clock.update(t=clock["t"] + seconds))
-    act, sent = lock_action([{"rc": 3, "stdout": "age 40\nops@elsewhere pid 7 start 5 t 1\n"}])
+    act, sent = lock_action([{"rc": 3, "stdout": "age 40\nlease 1\nops@elsewhere pid 7 start 5 t 1\n"}])
     result = act.run(task_vars=lock_vars())
     assert result["held"] is False and result["unreachable_lock"] is False
     assert result["msg"].startswith("Another run is converging this swarm: the lock /run/l on m1 is held by "
-                                    "ops@elsewhere (process 7) for 40s. Waited 10s.")
+                                    "ops@elsewhere (process 7) for 40s, lease renewed 1s ago. Waited 10s.")
     assert len(sent) > 3 and not any("rm -rf" in c for c in sent)
 
 
@@ -361,8 +402,9 @@ def test_lock_host_unreachable_is_reported_not_raised() -> None:
 
 def test_lock_taken_after_waiting_says_how_long(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_poll.time, "sleep", lambda seconds: None)
-    held = {"rc": 3, "stdout": "age 3\nops@elsewhere pid 7 start 5 t 1\n"}
+    held = {"rc": 3, "stdout": "age 3\nlease 0\nops@elsewhere pid 7 start 5 t 1\n"}
     act, _sent = lock_action([held, held, {"rc": 0, "stdout": "taken\n"}])
     result = act.run(task_vars=lock_vars())
     assert result["held"] is True
-    assert re.search(r"waited \d+s for the lock, held by ops@elsewhere \(process 7\) for 3s", result["msg"])
+    assert re.search(r"waited \d+s for the lock, held by ops@elsewhere \(process 7\) for 3s, lease renewed 0s ago",
+                     result["msg"])
