@@ -16,6 +16,7 @@ Every part's seconds are printed at the end of the file.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import re
@@ -137,7 +138,7 @@ def report_times() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def controller() -> Path:
     """The trixie controller chroot, built once (cached across runs under the lab's state root)."""
-    reason = lab_skip_reason()
+    reason = lab_skip_reason()  # root: the chroot (and the lab); the whole matrix runs as root
     if reason:
         pytest.skip(reason)
     t0 = time.monotonic()
@@ -146,22 +147,31 @@ def controller() -> Path:
     return rootfs
 
 
-@pytest.fixture(scope="module", params=VERSIONS)
-def core(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Core:
-    version: str = request.param
-    if version in IN_CHROOT:
-        request.getfixturevalue("controller")
-    elif os.geteuid() != 0:  # parity with the chroot versions (and the lab): the whole matrix runs as root
-        pytest.skip("the ansible-core matrix runs as root (the controller chroot, the lab)")
-    c = Core(version, tmp_path_factory.mktemp(f"core{version}"), version in IN_CHROOT)
+def make_venv(c: Core) -> Core:
     t0 = time.monotonic()
     c.check(["python3" if c.chroot else sys.executable, "-m", "venv", str(c.venv)], timeout=300)
-    c.check([str(c.venv / "bin" / "python"), "-m", "pip", "install", "-q", core_requirement(version),
+    c.check([str(c.venv / "bin" / "python"), "-m", "pip", "install", "-q", core_requirement(c.version),
              *dev_requirements(UNIT_NEEDS)], timeout=900)
-    c.timed("venv", t0)
     c.python = c.check([str(c.venv / "bin" / "python"), "-c",
                         "import sys; print('%d.%d' % sys.version_info[:2])"]).stdout.strip()
+    c.timed("venv", t0)
     return c
+
+
+@pytest.fixture(scope="module")
+def venvs(controller: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Core]:
+    """The venvs of all versions, made at once (mostly waiting on the package index)."""
+    cores = [Core(v, tmp_path_factory.mktemp(f"core{v}"), v in IN_CHROOT) for v in VERSIONS]
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(len(cores)) as pool:
+        made = {c.version: c for c in pool.map(make_venv, cores)}
+    TIMES["all venvs (at once)"] = round(time.monotonic() - t0, 1)
+    return made
+
+
+@pytest.fixture(scope="module", params=VERSIONS)
+def core(request: pytest.FixtureRequest, venvs: dict[str, Core]) -> Core:
+    return venvs[request.param]
 
 
 def installed_core(c: Core) -> str:
