@@ -404,16 +404,16 @@ def debian_mirror(etc: Path = APT_ETC, os_release: Path = OS_RELEASE) -> Dict[st
 
 
 @contextlib.contextmanager
-def _engine_lock(root: Path, log: Callable[[str], None] = print) -> Iterator[Path]:
-    """One fetch at a time per cache (labs coming up at once wait, then find the engine cached)."""
-    cache = Path(root) / ENGINE_DIR
+def _cache_lock(root: Path, subdir: str = ENGINE_DIR, log: Callable[[str], None] = print) -> Iterator[Path]:
+    """One fetch (or build) at a time per cache (labs coming up at once wait, then find the engine cached)."""
+    cache = Path(root) / subdir
     cache.mkdir(parents=True, exist_ok=True)
     fd = os.open(str(cache / ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            log(f"waiting for another fetch into {cache} ...")
+            log(f"waiting for another fetch or build into {cache} ...")
             fcntl.flock(fd, fcntl.LOCK_EX)
         yield cache
     finally:
@@ -486,7 +486,7 @@ def fetch_engine(version: str, root: Path = STATE_ROOT, log: Callable[[str], Non
     final = engine_cache(version, root)
     if engine_info(version, root):
         return final / "bin"
-    with _engine_lock(root, log) as cache:
+    with _cache_lock(root, ENGINE_DIR, log) as cache:
         if engine_info(version, root):
             return final / "bin"
         for stale in cache.glob(".fetch-*"):  # a fetch that died: we hold the lock, nobody else is using it
@@ -568,6 +568,180 @@ def _fetch_into(tmp: Path, version: str, spec: Dict[str, str], mirror: Optional[
             "pinned": spec["pin"], "suite": suite, "mirror": mirror["uri"], "sources_file": mirror.get("file"),
             "deb": debs[0].name, "sha256": digest, "files": sorted(p.name for p in bin_dir.iterdir()),
             "fetched_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+# --------------------------------------------------------------------------- controller root filesystems
+
+# A newer Debian as a chroot controller, for the tools this machine's Python is too old for (ansible-core 2.20+
+# needs Python 3.12): debootstrap'ed once from the machine's Debian mirror (``debian_mirror``: another suite of
+# the same archive, verified with the same keyring) into <state root>/controllers/<suite>/ (``rootfs/`` and
+# ``controller.json``, written last; shared by all tests, kept by ``down``). Commands run in it through
+# ``controller_argv``: a private mount namespace and PID namespace of their own (unshare), so the mounts made for
+# the command (/proc, /dev, a tmpfs /tmp, bind mounts) and every process it starts end with it. The chroot shares
+# the machine's network namespace: the lab bridges (198.18.N.0/24) and the package index are reachable.
+CONTROLLER_DIR = "controllers"  # under the state root; also a reserved lab name
+CONTROLLER_SUITE = "trixie"
+CONTROLLER_PACKAGES = ("python3", "python3-venv", "openssh-client", "git", "rsync", "ca-certificates")
+CONTROLLER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# The machine's network settings a command in the controller needs (DNS, trusted CAs incl. local ones, pip's
+# global configuration): copied in before each command, so they follow the machine.
+CONTROLLER_HOST_FILES = ("/etc/resolv.conf", "/etc/ssl/certs/ca-certificates.crt", "/etc/pip.conf")
+SUITE_RE = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
+
+
+def controller_cache(suite: str = CONTROLLER_SUITE, root: Path = STATE_ROOT) -> Path:
+    return Path(root) / CONTROLLER_DIR / suite
+
+
+def controller_info(suite: str = CONTROLLER_SUITE, root: Path = STATE_ROOT) -> Optional[Dict[str, Any]]:
+    """The record of a built controller (suite, mirror, python, packages, seconds), None if not built."""
+    cache = controller_cache(suite, root)
+    try:
+        info = json.loads((cache / "controller.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return info if os.path.lexists(cache / "rootfs" / "usr" / "bin" / "python3") else None
+
+
+def build_controller(suite: str = CONTROLLER_SUITE, root: Path = STATE_ROOT, log: Callable[[str], None] = print,
+                     mirror: Optional[Dict[str, Any]] = None, timeout: float = 1800) -> Path:
+    """Make sure the Debian ``suite`` controller root filesystem is built; returns its rootfs directory.
+
+    Built once with debootstrap (minbase plus ``CONTROLLER_PACKAGES``) in a temporary directory of the cache, under
+    a lock file, checked (its python3 runs), recorded in controller.json (written last) and moved into place in one
+    rename: parallel callers build once and no partial controller is ever used."""
+    if not SUITE_RE.match(suite):
+        raise LabError(f"bad suite {suite!r}")
+    final = controller_cache(suite, root)
+    if controller_info(suite, root):
+        return final / "rootfs"
+    _require_root()
+    if not shutil.which("debootstrap", path=TOOL_PATH):
+        raise LabError("debootstrap not found: apt-get install debootstrap (scripts/bootstrap.sh)")
+    with _cache_lock(root, CONTROLLER_DIR, log) as cache:
+        if controller_info(suite, root):
+            return final / "rootfs"
+        for stale in cache.glob(".build-*"):  # a build that died: we hold the lock, nobody else is using it
+            _rmtree(stale)
+        if final.exists():  # incomplete (no controller.json): replace it
+            _rmtree(final)
+        mirror = mirror or debian_mirror()
+        t0 = time.monotonic()
+        tmp = Path(tempfile.mkdtemp(prefix=f".build-{suite}-", dir=str(cache)))
+        try:
+            os.chmod(tmp, 0o755)
+            log(f"controller {suite}: debootstrap from {mirror['uri']} (once; cached under {cache})")
+            argv = ["debootstrap", "--variant=minbase", "--components=main",
+                    "--include=" + ",".join(CONTROLLER_PACKAGES)]
+            if mirror.get("signed_by"):
+                argv.append(f"--keyring={mirror['signed_by']}")
+            argv += [suite, str(tmp / "rootfs"), mirror["uri"]]
+            # In a mount namespace of its own: the /proc and /sys debootstrap mounts in the target end with it,
+            # also when it fails half-way.
+            proc = _run(["unshare", "--mount", "--propagation", "private", "--", *argv], check=False,
+                        timeout=timeout)
+            if proc.returncode != 0:
+                log_file = tmp / "rootfs" / "debootstrap" / "debootstrap.log"
+                raise LabError(f"debootstrap rc={proc.returncode}: {(proc.stderr or proc.stdout).strip()[-1500:]}"
+                               + (f"\n{_tail(log_file)}" if log_file.exists() else ""))
+            _rmtree_contents(tmp / "rootfs" / "var" / "cache" / "apt" / "archives", keep=("partial", "lock"))
+            check = _run(controller_argv(tmp / "rootfs", ["python3", "-c", "import platform, venv; "
+                                                          "print(platform.python_version())"]), timeout=120)
+            info = {"suite": suite, "mirror": mirror["uri"], "sources_file": mirror.get("file"),
+                    "keyring": mirror.get("signed_by"), "python": check.stdout.strip(),
+                    "packages": list(CONTROLLER_PACKAGES), "seconds": round(time.monotonic() - t0, 1),
+                    "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            (tmp / "controller.json").write_text(json.dumps(info, indent=2) + "\n")
+            os.rename(tmp, final)
+        except (LabError, OSError, subprocess.TimeoutExpired) as exc:
+            raise LabError(f"cannot build the {suite} controller from Debian's package registry: {exc}") from None
+        finally:
+            if tmp.exists():
+                _rmtree(tmp)
+        log(f"controller {suite}: built (python {info['python']}) in {info['seconds']:.1f}s -> {final / 'rootfs'}")
+        return final / "rootfs"
+
+
+def _rmtree_contents(path: Path, keep: Sequence[str] = ()) -> None:
+    for entry in path.iterdir() if path.is_dir() else []:
+        if entry.name in keep:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            _rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def _sync_host_files(rootfs: Path) -> None:
+    """Copy the machine's network settings (``CONTROLLER_HOST_FILES``) into the controller, atomically."""
+    for name in CONTROLLER_HOST_FILES:
+        src, dst = Path(name), rootfs / name.lstrip("/")
+        try:
+            data = src.read_bytes()
+        except FileNotFoundError:
+            if dst.is_file() and name != "/etc/resolv.conf":
+                dst.unlink()
+            continue
+        if dst.is_file() and not dst.is_symlink() and dst.read_bytes() == data:
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.chmod(tmp, 0o644)
+        if dst.is_symlink():
+            dst.unlink()
+        os.replace(tmp, dst)
+
+
+def controller_argv(rootfs: Path, argv: Sequence[str], binds: Sequence[Any] = (),
+                    env: Optional[Dict[str, str]] = None, cwd: str = "/") -> List[str]:
+    """argv running ``argv`` inside the controller ``rootfs`` (run it as root).
+
+    ``binds``: host paths (or (host path, path inside, read_only) tuples) bind-mounted into the controller; a plain
+    path appears at the same path inside, read-write. ``env``: the command's environment on top of HOME=/root, the
+    controller's PATH and LANG=C.UTF-8 (nothing else of the caller's environment goes in). The command gets a
+    private mount namespace and PID namespace (unshare): its mounts and processes cannot outlive it, and killing
+    the returned process (e.g. a subprocess timeout) kills everything it started."""
+    rootfs = Path(rootfs)
+    q = shlex.quote
+    lines = ["set -eu", f"R={q(str(rootfs))}", 'mount -t proc proc "$R/proc"', 'mount --rbind /dev "$R/dev"',
+             'mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"']
+    for bind in binds:
+        src, dst, read_only = (bind, bind, False) if isinstance(bind, (str, Path)) else bind
+        src, dst = str(src), str(dst)
+        if not dst.startswith("/") or "/../" in dst + "/":
+            raise LabError(f"bad bind mount target {dst!r}: an absolute path")
+        target = f'"$R"{q(dst)}'
+        if os.path.isdir(src):
+            lines.append(f"mkdir -p {target}")
+        else:
+            lines.append(f"mkdir -p \"$(dirname {target})\" && touch {target}")
+        lines.append(f"mount --bind {q(src)} {target}")
+        if read_only:
+            lines.append(f"mount -o remount,bind,ro {target}")
+    full_env = {"HOME": "/root", "PATH": CONTROLLER_PATH, "LANG": "C.UTF-8", **(env or {})}
+    inner = ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in full_env.items()), "/bin/sh", "-c",
+             'cd "$1" && shift && exec "$@"', "sh", cwd, *argv]
+    lines.append('exec chroot "$R" ' + shlex.join(inner))
+    return ["unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "--",
+            "/bin/sh", "-c", "\n".join(lines)]
+
+
+def run_in_controller(argv: Sequence[str], suite: str = CONTROLLER_SUITE, root: Path = STATE_ROOT,
+                      binds: Sequence[Any] = (), env: Optional[Dict[str, str]] = None, cwd: str = "/",
+                      timeout: float = 600, capture: bool = True) -> subprocess.CompletedProcess:
+    """Run ``argv`` in the built controller (``build_controller`` first); returns the completed process (not
+    checked). Raises LabError on a timeout (the command and everything it started are gone by then)."""
+    info = controller_info(suite, root)
+    if not info:
+        raise LabError(f"the {suite} controller is not built: hivelab controller --suite {suite}")
+    rootfs = controller_cache(suite, root) / "rootfs"
+    _sync_host_files(rootfs)
+    full = controller_argv(rootfs, argv, binds=binds, env=env, cwd=cwd)
+    try:
+        return subprocess.run(full, capture_output=capture, text=True, timeout=timeout, check=False, env=_env())
+    except subprocess.TimeoutExpired:
+        raise LabError(f"{shlex.join(argv)} in the {suite} controller: no end within {timeout:.0f}s") from None
 
 
 # --------------------------------------------------------------------------- process table
@@ -741,6 +915,8 @@ def _validate_name(name: str) -> None:
         raise LabError(f"bad lab name {name!r}: use [a-z][a-z0-9-]{{0,19}}")
     if name == ENGINE_DIR:
         raise LabError(f"bad lab name {name!r}: {STATE_ROOT}/{ENGINE_DIR} is the engine cache")
+    if name == CONTROLLER_DIR:
+        raise LabError(f"bad lab name {name!r}: {STATE_ROOT}/{CONTROLLER_DIR} is the controller cache")
 
 
 def _validate_net(net: int) -> None:
@@ -1929,6 +2105,16 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("engines", help="Docker Engine versions the lab can run and which are cached")
     fetch = sub.add_parser("fetch", help="fetch Docker Engines into the cache now: fetch VERSION...")
     fetch.add_argument("versions", metavar="VERSION", nargs="+")
+    ctl = sub.add_parser("controller", help="build the Debian controller root filesystem (once) and print its "
+                         "path; with -- CMD, run CMD in it",
+                         description="A chroot of a newer Debian suite (debootstrap from the machine's Debian mirror, "
+                         f"cached under {STATE_ROOT}/{CONTROLLER_DIR}/SUITE) with python3, venv, ssh, git and rsync. "
+                         "A command runs in private mount and PID namespaces, with the machine's network.")
+    ctl.add_argument("--suite", default=CONTROLLER_SUITE, help=f"Debian suite (default {CONTROLLER_SUITE})")
+    ctl.add_argument("--bind", metavar="PATH", action="append", default=[],
+                     help="bind-mount PATH into the controller at the same path for the command; repeat for more")
+    ctl.add_argument("--timeout", type=float, default=3600, help="seconds the command may run (default 3600)")
+    ctl.add_argument("command", nargs=argparse.REMAINDER, help="-- command to run inside")
     ex = named(sub.add_parser("exec", help="run a command inside a host: exec HOST -- cmd ..."))
     ex.add_argument("host")
     ex.add_argument("command", nargs=argparse.REMAINDER)
@@ -1958,6 +2144,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.cmd == "engines":
             _print_table(engine_table(), ("engine", "suite", "package", "cached"))
             return 0
+        if args.cmd == "controller":
+            _require_root()
+            rootfs = build_controller(args.suite, log=lambda m: print(m, file=sys.stderr))
+            cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
+            if not cmd:
+                print(rootfs)
+                return 0
+            binds = [os.path.abspath(b) for b in args.bind]
+            cwd = os.getcwd()
+            inside = any(cwd == b or cwd.startswith(b.rstrip("/") + "/") for b in binds)
+            return run_in_controller(cmd, args.suite, binds=binds, cwd=cwd if inside else "/",
+                                     env={"TERM": os.environ.get("TERM", "dumb")}, timeout=args.timeout,
+                                     capture=False).returncode
         if args.cmd == "fetch":
             _require_root()
             for version in args.versions:

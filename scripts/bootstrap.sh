@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything hive.swarm needs on a Debian/Ubuntu machine:
 #   - Debian packages for the lab (docker.io, openssh-server, iproute2, iptables, busybox-static, python3-docker;
-#     debian-archive-keyring: the lab verifies the newer Docker Engines it fetches on first use with it)
+#     debian-archive-keyring: the lab verifies the newer Docker Engines it fetches on first use with it;
+#     debootstrap: tests/core builds a newer Debian controller chroot with it, `lab/hivelab controller`)
 #   - a controller venv in .venv with requirements/dev.txt
 #   - .collections/ansible_collections/hive/swarm -> this checkout (ansible.cfg points there)
 # Fast when already done: each step checks a stamp first.
@@ -11,7 +12,7 @@ cd "$ROOT"
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
 APT_PACKAGES=(docker.io openssh-server iproute2 iptables busybox-static python3-docker python3-venv
-              python3-pip openssl rsync make debian-archive-keyring)
+              python3-pip openssl rsync make debian-archive-keyring debootstrap)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

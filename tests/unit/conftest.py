@@ -3,10 +3,12 @@ test, and ``run_module`` to run a module's main() with arguments and get its JSO
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+from unittest import mock
 
 import pytest
 
@@ -16,8 +18,8 @@ if (COLLECTIONS / "ansible_collections" / "hive" / "swarm").exists() and str(COL
     sys.path.insert(0, str(COLLECTIONS))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from ansible.module_utils import basic as ansible_basic  # noqa: E402
 from ansible.module_utils.common import warnings as ansible_warnings  # noqa: E402
-from ansible.module_utils.testing import patch_module_args  # noqa: E402
 from ansible_collections.hive.swarm.plugins.module_utils._swarm import client as client_mod  # noqa: E402
 from fakes import FakeEngine, factory_for  # noqa: E402
 
@@ -25,6 +27,16 @@ try:  # ansible-core >= 2.19
     from ansible.module_utils import _internal as module_utils_internal
 except ImportError:  # pragma: no cover
     module_utils_internal = None
+
+try:  # ansible-core >= 2.19
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core 2.18: AnsibleModule reads its arguments from basic._ANSIBLE_ARGS
+
+    @contextlib.contextmanager
+    def patch_module_args(args: dict[str, Any] | None = None) -> Iterator[None]:
+        data = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()
+        with mock.patch.object(ansible_basic, "_ANSIBLE_ARGS", data):
+            yield
 
 
 @pytest.fixture
