@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: swarm_nodes
 short_description: Docker swarm nodes as inventory hosts, read from a manager
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads the node list of a Docker swarm from one manager's Engine API (C(GET /info), C(GET /nodes)) and adds every
     node as a host, grouped by role, availability, leadership and labels.

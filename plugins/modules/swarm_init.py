@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: swarm_init
 short_description: Create a Docker swarm on an Engine, or adopt the one it already manages
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - If the Engine is not in a swarm, initialise a new swarm with this Engine as its first manager.
   - If the Engine already manages a swarm, change nothing and report it. When its spec differs from the requested

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: swarm_join
 short_description: Join a Docker Engine to an existing swarm, safely and idempotently
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Joins the Engine to the swarm of O(join_token) through the managers in O(remote_addrs), tried one after the
     other (the Engine itself only uses the first address of a join request), then waits until the node is active.

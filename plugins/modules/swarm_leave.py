@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: swarm_leave
 short_description: Make a Docker Engine leave its swarm without breaking the managers' quorum
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Makes the Engine leave its swarm. Nothing to do (ok) when it is not in a swarm.
   - A worker, or a node that is pending or in error, simply leaves.

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: swarm_node
 short_description: Manage one node of a Docker swarm - labels, availability, role, removal
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs on a manager and changes one node of its swarm, addressed by node ID or hostname.
   - Sets node labels (merged or exclusive), availability (active, pause, drain) and role (promote to manager, demote to

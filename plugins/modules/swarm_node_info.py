@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: swarm_node_info
 short_description: Read a Docker Engine's swarm state, and on managers the swarm and its nodes
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Works on every node. Always returns the node's own view (O(local_only) makes that the only Engine request).
   - On a manager it also returns the swarm (ID, version, spec, root CA digest), and on request the node list, one
@@ -80,12 +80,12 @@ options:
         drained node runs no task any more.
     type: bool
     default: false
-    version_added: 0.3.0
+    version_added: 1.0.0
   tasks_filters:
     description:
       - Filters for O(tasks), as the Engine's C(GET /tasks) applies them.
     type: dict
-    version_added: 0.3.0
+    version_added: 1.0.0
     suboptions:
       node:
         description: Node IDs or hostnames.
@@ -104,7 +104,7 @@ options:
       - On managers, list the swarm's services (RV(services)) with their mode and desired replicas.
     type: bool
     default: false
-    version_added: 0.3.0
+    version_added: 1.0.0
   host_addresses:
     description:
       - Also return RV(host_addresses), the IPv4 addresses of the host the module runs on (Linux; no Engine request).
@@ -112,7 +112,7 @@ options:
       - Can be combined with O(local_only).
     type: bool
     default: false
-    version_added: 0.2.0
+    version_added: 1.0.0
   certificate:
     description:
       - Also return RV(certificate), this node's own swarm certificate
@@ -123,7 +123,7 @@ options:
       - Can be combined with O(local_only).
     type: bool
     default: false
-    version_added: 0.3.0
+    version_added: 1.0.0
 notes:
   - "A manager that lost quorum still reports RV(local.state=active) and RV(local.control_available=true); only
     RV(local.error) shows the problem."
@@ -212,7 +212,7 @@ local:
       description: The Engine's data root (C(DockerRootDir) of C(/info)); its C(swarm) directory holds the node's
         swarm state (what C(playbooks/backup.yml) archives).
       type: str
-      version_added: 0.3.0
+      version_added: 1.0.0
 swarm:
   description: The swarm object, without secrets. Null unless this node is a manager.
   returned: always
@@ -255,7 +255,7 @@ swarm:
           C(TLSInfo)). A node whose RV(nodes[].cert_issuer_digest) and RV(nodes[].root_ca_digest) equal the swarm's has
           caught up with a root CA rotation. Null when the Engine does not report it.
       type: str
-      version_added: 0.3.0
+      version_added: 1.0.0
 swarm_unavailable:
   description:
     - Why manager data (RV(swarm), RV(nodes), RV(node), tokens) is not available on this node; null when it is.
@@ -322,12 +322,12 @@ nodes:
       description:
         - SHA-256 (hex) of the root CA bundle the node trusts (its C(TLSInfo.TrustRoot) text); null when not reported.
       type: str
-      version_added: 0.3.0
+      version_added: 1.0.0
     cert_issuer_digest:
       description: SHA-256 (hex) over the subject and public key (DER) of the CA that issued the node's certificate;
         compare with RV(swarm.cert_issuer_digest). Null when not reported.
       type: str
-      version_added: 0.3.0
+      version_added: 1.0.0
 node:
   description: The node selected by O(node) (same fields as RV(nodes) entries), or null.
   returned: always
@@ -337,7 +337,7 @@ tasks:
   returned: always
   type: list
   elements: dict
-  version_added: 0.3.0
+  version_added: 1.0.0
   contains:
     id:
       description: Task ID.
@@ -368,7 +368,7 @@ services:
   returned: always
   type: list
   elements: dict
-  version_added: 0.3.0
+  version_added: 1.0.0
   contains:
     id:
       description: Service ID.
@@ -421,13 +421,13 @@ host_addresses:
       type: list
       elements: str
       sample: ["10.0.0.11", "10.0.0.21"]
-      version_added: 0.4.0
+      version_added: 1.0.0
 certificate:
   description:
     - This node's swarm certificate (public data only), null when it cannot be read (see RV(certificate_unavailable)).
   returned: when O(certificate=true)
   type: dict
-  version_added: 0.3.0
+  version_added: 1.0.0
   contains:
     path:
       description: The file read.
@@ -473,7 +473,7 @@ certificate_unavailable:
   description: Why RV(certificate) is null (not in a swarm, remote Engine, file absent or unreadable), else null.
   returned: when O(certificate=true)
   type: str
-  version_added: 0.3.0
+  version_added: 1.0.0
 """
 
 from typing import Any

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: swarm_plan
 short_description: Plan a swarm converge on the controller - election, steps, quorum, preflight and health
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - The planner of the P(hive.swarm.docker_swarm#role) role and of the collection's playbooks, as an action that runs
     on the controller. Every decision - which manager to talk to, whether to create the swarm, each host's advertise

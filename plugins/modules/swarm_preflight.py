@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: swarm_preflight
 short_description: Check that the Docker Swarm ports are reachable between hosts before a swarm exists
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - A swarm needs TCP 2377 (managers' cluster management), TCP and UDP 7946 (node gossip) and UDP 4789 (the overlay
     networks' VXLAN data path) open between its hosts. Before a swarm exists nothing listens on those ports, so a plain

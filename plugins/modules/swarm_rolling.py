@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: swarm_rolling
 short_description: Walk a swarm node by node for maintenance or an engine upgrade - order, gates and waits
-version_added: 0.3.0
+version_added: 1.0.0
 description:
   - The rolling-maintenance planner of C(playbooks/maintenance.yml) and C(playbooks/upgrade.yml), as an action that
     runs on the controller. The order (workers first in batches, then managers one at a time, the leader last), the

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: swarm_unlock
 short_description: Unlock a Docker swarm manager that restarted with autolock on
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - When the swarm has autolock on, a manager whose Engine restarts comes up C(locked) (its raft data is encrypted)
     and stays so until it is given the unlock key. This module gives it the key and waits until the node is active.

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: swarm_update
 short_description: Change the settings of an existing Docker swarm, rotate its join tokens and unlock key
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs on a manager. Changes the swarm spec (raft, dispatcher, CA, orchestration, labels, autolock), rotates the
     worker or manager join token and the unlock key.
@@ -72,7 +72,7 @@ options:
       - Needs Engine API >= 1.30.
     type: bool
     default: false
-    version_added: 0.3.0
+    version_added: 1.0.0
 notes:
   - When the task switches O(autolock) on or sets O(rotate_unlock_key=true), the new unlock key is returned as
     RV(unlock_key). It is a secret - set C(no_log) on such tasks and store the key safely; every manager that restarts

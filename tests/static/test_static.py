@@ -45,6 +45,24 @@ def test_changelog_lint() -> None:
     assert_ok(run(str(BIN / "antsibull-changelog"), "lint"))
 
 
+def test_changelog_is_generated_and_matches_the_release(tmp_path: Path) -> None:
+    """galaxy.yml's version is the newest release in changelogs/changelog.yaml, and CHANGELOG.rst is what
+    antsibull-changelog generates from it (regenerated in a copy: the tree is not touched)."""
+    changes = yaml.safe_load((ROOT / "changelogs" / "changelog.yaml").read_text())
+    galaxy = yaml.safe_load((ROOT / "galaxy.yml").read_text())
+    releases = sorted(changes["releases"], key=lambda v: tuple(int(p) for p in v.split(".")))
+    assert releases and releases[-1] == galaxy["version"], (releases, galaxy["version"])
+    copy = tmp_path / "swarm"
+    shutil.copytree(ROOT / "changelogs", copy / "changelogs")
+    for name in ("galaxy.yml", "CHANGELOG.rst"):
+        shutil.copy(ROOT / name, copy / name)
+    proc = subprocess.run([str(BIN / "antsibull-changelog"), "generate"], cwd=copy, capture_output=True, text=True,
+                          timeout=120, check=False, env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (copy / "CHANGELOG.rst").read_text() == (ROOT / "CHANGELOG.rst").read_text(), \
+        "CHANGELOG.rst is not what antsibull-changelog generates: run antsibull-changelog generate"
+
+
 def lint_docs(collection: Path) -> subprocess.CompletedProcess[str]:
     """antsibull-docs lint-collection-docs (with the plugin docs) on the collection at ``collection``
     (a .../ansible_collections/hive/swarm directory)."""
