@@ -10,7 +10,8 @@ temporary directory bind-mounted at the same path). With it: ``ansible-test sani
 (the second changes nothing) and once with ``--check --diff`` (changes nothing); from the chroot, ansible-playbook
 reaches the lab hosts over their bridge (the chroot shares the machine's network namespace).
 
-Labs: cor1 (net 56, ansible-core 2.18), cor2 (net 58, 2.21); 1 manager + 1 worker each.
+Labs: cor1 (net 56, ansible-core 2.18), cor2 (net 58, 2.21), cor3 (net 59, 2.21: the installed collection from an
+empty directory, as the README says); 1 manager + 1 worker each.
 Every part's seconds are printed at the end of the file.
 """
 
@@ -269,3 +270,50 @@ def test_site_converges_a_lab(core: Core, lab_factory: Any) -> None:
         for secret in SECRETS:
             assert secret not in run.out
     assert installed_core(core).startswith(core.version + ".")
+
+
+def test_installed_collection_converges_from_an_empty_directory_on_the_newest(venvs: dict[str, Core],
+                                                                               lab_factory: Any) -> None:
+    """The user's path on the newest ansible-core (the README's install and quick start): the tarball built and
+    installed with that version's ansible-galaxy into a fresh home (~/.ansible/collections), then ``hive.swarm.site``
+    from a directory that holds only the inventory (no ansible.cfg, no ANSIBLE_* variable), twice, and
+    ``hive.swarm.status``. tests/integration/roles/test_installed_collection.py does the same with 2.19."""
+    c = venvs[VERSIONS[-1]]
+    t0 = time.monotonic()
+    lab: hivelab.Lab = lab_factory("cor3", 59, managers=1, workers=1)
+    src = copy_tree(c.work / "src")
+    dist, home, user = c.work / "dist", c.work / "home", c.work / "user"
+    for d in (dist, home, user):
+        d.mkdir()
+    env = {"HOME": str(home), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    c.check(["ansible-galaxy", "collection", "build", "--output-path", str(dist), str(src)], extra_env=env)
+    (tarball,) = dist.glob("hive-swarm-*.tar.gz")
+    c.check(["ansible-galaxy", "collection", "install", str(tarball)], cwd=user, extra_env=env)
+    assert (home / ".ansible" / "collections" / "ansible_collections" / "hive" / "swarm" / "MANIFEST.json").is_file()
+    key = c.work / "cor3_key"
+    shutil.copyfile(lab.key_path, key)
+    key.chmod(0o600)
+    hosts = [h.name for h in lab.hosts]
+    write_inventory(lab, user / "inventory.yml", host_vars={h: {"ansible_ssh_private_key_file": str(key)}
+                                                             for h in hosts})
+    assert sorted(p.name for p in user.iterdir()) == ["inventory.yml"], "no ansible.cfg, nothing else"
+    assert "config file = None" in c.check(["ansible", "--version"], cwd=user, extra_env=env).stdout
+    c.timed("installed: build + install", t0)
+
+    def run(playbook: str) -> Run:
+        t0 = time.monotonic()
+        proc = c.run(["ansible-playbook", "-i", "inventory.yml", playbook], cwd=user, extra_env=env, timeout=900)
+        c.timed(f"installed: {playbook}", t0)
+        return Run(proc, time.monotonic() - t0).ok()
+
+    first = run("hive.swarm.site")
+    assert first.changed > 0 and set(first.recap) == set(hosts), first.recap
+    info = {h: lab.api(h, "GET", "/info")["Swarm"] for h in hosts}
+    assert all(i["LocalNodeState"] == "active" for i in info.values()), info
+    assert info["cor3-m1"]["ControlAvailable"] is True
+    second = run("hive.swarm.site")
+    assert second.changed == 0, second.recap
+    status = run("hive.swarm.status")
+    assert "cor3-w1" in status.out and "HOSTNAME" in status.out
+    for out in (first.out, second.out, status.out):
+        assert not any(secret in out for secret in SECRETS)
