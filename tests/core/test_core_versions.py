@@ -220,8 +220,10 @@ def test_unit_tests(core: Core) -> None:
     link.parent.mkdir(parents=True)
     link.symlink_to("../../..")
     t0 = time.monotonic()
+    # its own --basetemp: a nested pytest on the default one would count as a run of this machine's
+    # /tmp/pytest-of-<user>/pytest-N, whose cleanup keeps the newest three and could remove the outer run's
     proc = core.run([str(core.venv / "bin" / "python"), "-m", "pytest", "-p", "no:cacheprovider", "-q", "-o",
-                     "addopts=", "tests/unit"], cwd=src, timeout=1200)
+                     "addopts=", "--basetemp", str(core.work / "unit-tmp"), "tests/unit"], cwd=src, timeout=1200)
     core.timed("unit", t0)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"[{core.version}] pytest tests/unit exited {proc.returncode}\n{out[-12000:]}"
