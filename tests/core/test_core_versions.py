@@ -10,7 +10,7 @@ temporary directory bind-mounted at the same path). With it: ``ansible-test sani
 (the second changes nothing) and once with ``--check --diff`` (changes nothing); from the chroot, ansible-playbook
 reaches the lab hosts over their bridge (the chroot shares the machine's network namespace).
 
-Labs: cor1 (net 56, ansible-core 2.18), cor2 (net 58, 2.21), cor3 (net 59, 2.21: the installed collection from an
+Labs: cor1 (net 56, ansible-core 2.18), cor2 (net 64, 2.21), cor3 (net 59, 2.21: the installed collection from an
 empty directory, as the README says); 1 manager + 1 worker each.
 Every part's seconds are printed at the end of the file.
 """
@@ -46,7 +46,7 @@ IN_CHROOT = {"2.20", "2.21"}  # ansible-core 2.20+ needs Python >= 3.12; this ma
 # sanity on all three would add 4-5 min to this file under load: pylint runs on the newest (2.21) and, by the
 # gating run's scripts/sanity.sh, on 2.19; 2.18 and 2.20 skip only it.
 SKIP_PYLINT = {"2.18", "2.20"}
-LABS = {"2.18": ("cor1", 56), "2.21": ("cor2", 58)}
+LABS = {"2.18": ("cor1", 56), "2.21": ("cor2", 64)}
 # What the unit tests import (besides ansible-core), at requirements/dev.txt's ranges.
 UNIT_NEEDS = ("pytest", "pytest-timeout", "pytest-xdist", "docker", "requests", "pyyaml")
 SECRETS = ("SWMTKN-", "SWMKEY-")
