@@ -274,8 +274,7 @@ def test_site_converges_a_lab(core: Core, lab_factory: Any) -> None:
     assert installed_core(core).startswith(core.version + ".")
 
 
-def test_installed_collection_converges_from_an_empty_directory_on_the_newest(venvs: dict[str, Core],
-                                                                               lab_factory: Any) -> None:
+def test_installed_collection_on_the_newest(venvs: dict[str, Core], lab_factory: Any) -> None:
     """The user's path on the newest ansible-core (the README's install and quick start): the tarball built and
     installed with that version's ansible-galaxy into a fresh home (~/.ansible/collections), then ``hive.swarm.site``
     from a directory that holds only the inventory (no ansible.cfg, no ANSIBLE_* variable), twice, and
@@ -296,8 +295,8 @@ def test_installed_collection_converges_from_an_empty_directory_on_the_newest(ve
     shutil.copyfile(lab.key_path, key)
     key.chmod(0o600)
     hosts = [h.name for h in lab.hosts]
-    write_inventory(lab, user / "inventory.yml", host_vars={h: {"ansible_ssh_private_key_file": str(key)}
-                                                             for h in hosts})
+    keys = {h: {"ansible_ssh_private_key_file": str(key)} for h in hosts}
+    write_inventory(lab, user / "inventory.yml", host_vars=keys)
     assert sorted(p.name for p in user.iterdir()) == ["inventory.yml"], "no ansible.cfg, nothing else"
     assert "config file = None" in c.check(["ansible", "--version"], cwd=user, extra_env=env).stdout
     c.timed("installed: build + install", t0)
