@@ -121,6 +121,7 @@ class ActionModule(StagedAction):
         nodes = source["nodes"]
 
         node_ids: dict[str, Optional[str]] = {}
+        own_versions: dict[str, Optional[str]] = {}  # each play host's engine version, as its own engine says
         hostnames = {}
         for n in nodes:
             hostnames.setdefault(n.get("hostname"), []).append(n.get("id"))
@@ -136,12 +137,11 @@ class ActionModule(StagedAction):
             if not node_id and local.get("state") == "locked" and len(hostnames.get(local.get("hostname"), [])) == 1:
                 node_id = hostnames[local["hostname"]][0]  # a locked engine does not say its node ID
             node_ids[h] = node_id
+            own_versions[h] = local.get("engine_version")
         for h, r in by_host.items():  # managers outside the play: their own node IDs name them
             if h not in node_ids and r.get("local", {}).get("node_id"):
                 node_ids[h] = r["local"]["node_id"]
 
-        own_versions = {h: ((plain(self._hostvar(task_vars, h, probe_var)) or {}).get("local") or {})
-                        .get("engine_version") for h in node_ids}
         nodes = rolling.with_own_versions(nodes, node_ids, own_versions)
         try:
             walk = rolling.walk_order(nodes, node_ids, args.get("max_unavailable"),
