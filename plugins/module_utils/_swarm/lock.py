@@ -99,10 +99,14 @@ def parse_held(stdout: str) -> Optional[Held]:
     return Held(max(age, 0), None if lease is None else max(lease, 0), "\n".join(lines[2:]))
 
 
+def _who(owner: Optional[Owner], otherwise: str) -> str:
+    """``user@controller (process PID)`` of an owner line, or ``otherwise`` when it could not be parsed."""
+    return f"{owner.user}@{owner.host} (process {owner.pid})" if owner else otherwise
+
+
 def holder(held: Held) -> str:
     """Who holds the lock, for how long and how fresh its lease is: the waiting run's sentence."""
-    owner = parse_owner(held.owner_text)
-    who = f"{owner.user}@{owner.host} (process {owner.pid})" if owner else (held.owner_text.strip() or "an unknown run")
+    who = _who(parse_owner(held.owner_text), held.owner_text.strip() or "an unknown run")
     lease = "no lease (a lock of an older version)" if held.lease is None else f"lease renewed {held.lease}s ago"
     return f"held by {who} for {held.age}s, {lease}"
 
@@ -125,9 +129,8 @@ def verdict(held: Held, stale: int, this_host: str, alive: Callable[[int, str], 
     if owner is not None and owner.host == this_host and not alive(owner.pid, owner.start):
         return Verdict("break", f"its holder, process {owner.pid} on this controller, is gone")
     if held.lease is not None and held.lease >= lease_timeout:
-        who = f"{owner.user}@{owner.host} (process {owner.pid})" if owner else "its holder"
         return Verdict("break", f"its lease was last renewed {held.lease}s ago (abandoned after {lease_timeout}s): "
-                                f"{who} is gone")
+                                f"{_who(owner, 'its holder')} is gone")
     if held.lease is None and held.age >= stale:
         return Verdict("break", f"it has no lease and is {held.age}s old, older than docker_swarm_lock_stale "
                                 f"({stale}s)")
