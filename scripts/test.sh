@@ -2,7 +2,7 @@
 # The full test run (what CI runs): set-up, then one pytest session of: unit (SDK faked), static (ruff,
 #   ansible-lint, ansible-doc, build/install, changelog, ansible-test sanity), the lab tool, module
 #   integration on the lab, role integration, Molecule scenarios, the reliability and security suite
-#   (faults, bad input, secrets), and the ansible-core version matrix (tests/core: sanity and unit tests on
+#   (faults, bad input, secrets), the fixed-seed subset of the randomized fault campaign (tests/campaign), and the ansible-core version matrix (tests/core: sanity and unit tests on
 #   2.18, 2.20 and 2.21 - 2.19 is the venv's - and a site.yml converge on 2.18 and 2.21).
 # Needs root (the lab uses network namespaces). Extra arguments go to pytest.
 set -euo pipefail
@@ -28,7 +28,7 @@ fi
 status=0
 started="$(mktemp)"
 "$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider -ra --durations=30 "${PARALLEL[@]}" \
-  tests/integration/reliability tests/core tests/integration/roles tests/integration/modules tests/molecule \
+  tests/integration/reliability tests/core tests/campaign tests/integration/roles tests/integration/modules tests/molecule \
   tests/static tests/lab tests/integration/inventory tests/unit "$@" || status=$?
 if [ "$HIVE_RELIABILITY_RESULTS" -nt "$started" ]; then
   echo "== reliability and security suite: $HIVE_RELIABILITY_RESULTS"
