@@ -112,7 +112,8 @@ class Sampler:
         with ThreadPoolExecutor(max_workers=len(names)) as pool:
             infos = dict(zip(names, pool.map(lambda n: relkit.info(self.lab, n, timeout=2), names)))
             swarms = {n: (data or {}).get("Swarm") or {} for n, data in infos.items()}
-            clusters = {(sw.get("Cluster") or {}).get("ID") for sw in swarms.values()} - {None}
+            # a node changing role can report a Cluster with an empty ID for a moment: not another cluster
+            clusters = {(sw.get("Cluster") or {}).get("ID") for sw in swarms.values()} - {None, ""}
             readers = [n for n, sw in swarms.items() if sw.get("ControlAvailable")]
             views = [v for v in pool.map(self._view, readers) if v]
         sample: dict[str, Any] = {"clusters": sorted(clusters)}
