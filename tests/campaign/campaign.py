@@ -16,9 +16,12 @@ Each sequence, drawn from a ``random.Random(f"{seed}:{number}")`` (a sequence is
 
 A sampler reads every engine once a second over its unix socket (not the lab network): the cluster IDs the
 managers report and, from the manager whose node list shows the most reachable managers, reachable managers
-against the quorum of the listed managers. A **violation** is a sample with more than one cluster ID or with
-fewer reachable managers than the quorum, a converge run that fails, a second run that changes something, or an
-end state that differs from the inventory (see ``Campaign.verify``). Samples in which no manager could list
+against the quorum of the listed managers. Views of managers the campaign itself cut off (link down, or the host's
+address changed under the engine) are not read: such a manager answers with the stale view of a minority. A
+**violation** is a sample with more than one cluster ID or with fewer reachable managers than the quorum, a
+converge run that fails, a second run that changes something, an end state that differs from the inventory (see
+``Campaign.verify``), or a process of a run (ansible-playbook, its workers, the lock's lease renewer) still
+alive once the sequence's runs have ended. Samples in which no manager could list
 the nodes (a leader election) are counted as unread, not as violations.
 
 Run (root; the lab is created and removed; ``--keep`` keeps it)::
@@ -114,12 +117,19 @@ class Sampler:
             swarms = {n: (data or {}).get("Swarm") or {} for n, data in infos.items()}
             # a node changing role can report a Cluster with an empty ID for a moment: not another cluster
             clusters = {(sw.get("Cluster") or {}).get("ID") for sw in swarms.values()} - {None, ""}
-            readers = [n for n, sw in swarms.items() if sw.get("ControlAvailable")]
+            readers = [n for n, sw in swarms.items() if sw.get("ControlAvailable") and self._in_touch(n, sw)]
             views = [v for v in pool.map(self._view, readers) if v]
         sample: dict[str, Any] = {"clusters": sorted(clusters)}
         if views:
             sample.update(max(views, key=lambda v: v["reachable"]))
         return sample
+
+    def _in_touch(self, host: str, swarm: dict[str, Any]) -> bool:
+        """The host's view can speak for the swarm: its link is up and its engine advertises an address the host
+        has (see the module docstring)."""
+        if not self.lab.link_up(host):
+            return False
+        return swarm.get("NodeAddr") in {self.lab.host(host).ip, *self.lab.extra_addresses(host)}
 
     def _view(self, manager: str) -> Optional[dict[str, Any]]:
         """Managers and reachable managers in ``manager``'s node list; None without a leader in its view."""
@@ -352,6 +362,16 @@ class Campaign:
                 continue
         return None
 
+    def leftovers(self, timeout: float = 20) -> dict[int, str]:
+        """Processes of this campaign's runs still alive (their command line names the inventory), after up to
+        ``timeout`` seconds; a lease renewer ends at once with its run."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = _processes_naming(str(self.inventory))
+            if not found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.5)
+
     def judge(self, seq: Sequence, samples: list[dict[str, Any]]) -> None:
         seq.samples = len(samples)
         seq.unread = sum(1 for s in samples if "via" not in s)
@@ -399,6 +419,11 @@ class Campaign:
                 except AssertionError:
                     problems = self.verify()
             seq.violations += [f"end state: {p}" for p in problems]
+            left = self.leftovers()
+            if left:
+                seq.violations.append(f"processes left: {left}")
+                for pid in left:
+                    _kill(pid)
         self.judge(seq, sampler.samples)
         seq.seconds = time.monotonic() - t0
         self.log(f"seq {number}: {seq.seconds:.0f}s, {seq.samples} samples, {len(seq.violations)} violations "
@@ -446,6 +471,28 @@ class Campaign:
                 "violations": sum(len(s.violations) for s in self.sequences),
                 "faults": dict(sorted(faults.items())), "transitions": dict(sorted(transitions.items())),
                 "seconds": round(sum(s.seconds for s in self.sequences))}
+
+
+def _processes_naming(text: str) -> dict[int, str]:
+    """pid -> command line of the live processes whose command line contains ``text``."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if text in cmdline:
+            found[int(entry.name)] = cmdline[:160]
+    return found
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _killpg(proc: subprocess.Popen) -> None:
