@@ -850,8 +850,9 @@ class Bench:
                    f"{r['cpu_s']:5.1f}")
             mem = mem or f"{'':5} {'':7} {'':7} {'':5} {'':5}"
             target = f"<={r['target']:.1f}x" if r["target"] is not None else ""
+            ratio = "" if math.isnan(r["ratio"]) else f"{r['ratio']:5.2f}x"  # no floor measured
             print(f"{r['size']:<5} {label.get(r['phase'], r['phase']):<19} {r['variant']:<13} {r['n']:>2} "
-                  f"{r['median']:7.2f} {r['min']:7.2f} {r['max']:7.2f} {r['ratio']:5.2f}x {target:>7} {verdict:<4} "
+                  f"{r['median']:7.2f} {r['min']:7.2f} {r['max']:7.2f} {ratio:>6} {target:>7} {verdict:<4} "
                   f"{mem} {r['load1']:4.1f}{notes}")
         scaling = self.scaling()
         if scaling:
