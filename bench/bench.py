@@ -985,7 +985,7 @@ class Bench:
                                  "tasks": sum(t["wall"] for t in data["tasks"])})
             for name, samples in per_task.items():
                 host_s = [x for s in samples for x in s["host_s"]]
-                out.append({"size": size, "phase": phase, "task": name, "runs": len(samples),
+                out.append({"size": size, "phase": phase, "variant": variant, "task": name, "runs": len(samples),
                             "wall": _median([s["wall"] for s in samples]),
                             "busy": _median([s["busy"] for s in samples]),
                             "count": _median([s["count"] for s in samples]),
@@ -994,24 +994,32 @@ class Bench:
                             "host_max": max(host_s) if host_s else 0.0})
             if overhead:
                 for key in ("startup", "exit"):
-                    out.append({"size": size, "phase": phase, "task": f"(process {key}: python, plugins, inventory)"
+                    out.append({"size": size, "phase": phase, "variant": variant,
+                                "task": f"(process {key}: python, plugins, inventory)"
                                 if key == "startup" else "(process exit after the recap)", "runs": len(overhead),
                                 "wall": _median([o[key] for o in overhead]), "busy": 0.0, "count": 1, "retries": 0,
                                 "host_median": 0.0, "host_max": 0.0})
         return out
 
+    def _profiled_variants(self) -> List[str]:
+        return [v.name for v in self.variants] + (["recipe", "recipe+m1"] if self.args.against == "recipe" else [])
+
     def print_profile(self, top: int = 15) -> None:
-        for phase in ("first", "rerun", "status"):
-            rows = self.profile_rows(phase)
-            for size in sorted({r["size"] for r in rows}, key=_size_key):
-                mine = sorted((r for r in rows if r["size"] == size), key=lambda r: -r["wall"])
-                total = sum(r["wall"] for r in mine)
-                print(f"\nprofile {size} {phase} (median over runs; wall = task start to next task start; "
-                      f"sum {total:.1f}s)")
-                print(f"{'wall':>6} {'share':>5} {'n':>3} {'retry':>5} {'host med':>8} {'host max':>8}  task")
-                for r in mine[:top]:
-                    print(f"{r['wall']:6.2f} {100 * r['wall'] / total if total else 0:4.0f}% {r['count']:3.0f} "
-                          f"{r['retries']:5.0f} {r['host_median']:8.2f} {r['host_max']:8.2f}  {r['task'][:90]}")
+        for variant in [self.variants[0].name] + (["recipe"] if self.args.against == "recipe" else []):
+            for phase in ("first", "rerun", "limit", "status"):
+                self._print_profile_phase(phase, variant, top)
+
+    def _print_profile_phase(self, phase: str, variant: str, top: int) -> None:
+        rows = self.profile_rows(phase, variant)
+        for size in sorted({r["size"] for r in rows}, key=_size_key):
+            mine = sorted((r for r in rows if r["size"] == size), key=lambda r: -r["wall"])
+            total = sum(r["wall"] for r in mine)
+            print(f"\nprofile {size} {phase} {variant} (median over runs; wall = task start to next task start; "
+                  f"sum {total:.1f}s)")
+            print(f"{'wall':>6} {'share':>5} {'n':>3} {'retry':>5} {'host med':>8} {'host max':>8}  task")
+            for r in mine[:top]:
+                print(f"{r['wall']:6.2f} {100 * r['wall'] / total if total else 0:4.0f}% {r['count']:3.0f} "
+                      f"{r['retries']:5.0f} {r['host_median']:8.2f} {r['host_max']:8.2f}  {r['task'][:90]}")
 
     def micro_rows(self) -> List[Dict[str, Any]]:
         """Seconds per call of each micro task (busy time of the one host / items), median over runs."""
@@ -1064,8 +1072,8 @@ class Bench:
         }
         data["micro"] = self.micro_rows()
         if self.args.profile:
-            data["profile"] = [row for ph in ("first", "rerun", "status") for v in self.variants
-                               for row in self.profile_rows(ph, v.name)]
+            data["profile"] = [row for ph in ("first", "rerun", "limit", "status") for v in self._profiled_variants()
+                               for row in self.profile_rows(ph, v)]
         tmp = self.json_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=1, default=str) + "\n")
         tmp.replace(self.json_path)
