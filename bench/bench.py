@@ -896,7 +896,8 @@ class Bench:
                 rows.append({
                     "size": size, "phase": phase, "recipe_variant": recipe_variant, "hive_variant": hive,
                     "recipe_n": len(recipe_good), "hive_n": len(hive_good),
-                    "recipe_failed": len(recipe_runs) - len([r for r in recipe_runs if r.ok]),
+                    "recipe_failed": sum(1 for r in recipe_runs if not r.ok and not r.expected_failure),
+                    "recipe_expected_failures": sum(1 for r in recipe_runs if r.expected_failure),
                     "hive_failed": len(hive_runs) - len(hive_good),
                     "recipe_not_idempotent": sum(1 for r in recipe_good if phase == "rerun" and not r.idempotent),
                     "hive_not_idempotent": sum(1 for r in hive_good if phase == "rerun" and not r.idempotent),
