@@ -940,9 +940,8 @@ class Bench:
             if r["note"]:
                 notes.append(f"{r['size']} {label[r['phase']]}: {r['note']}")
                 mark = "*" * len(notes)
-            extra = "".join(f"  {r[k]} {k.replace('_', ' ')}" for k in ("recipe_failed", "hive_failed",
-                                                                           "recipe_not_idempotent",
-                                                                           "hive_not_idempotent") if r[k])
+            counts = ("recipe_failed", "hive_failed", "recipe_not_idempotent", "hive_not_idempotent")
+            extra = "".join(f"  {r[k]} {k.replace('_', ' ')}" for k in counts if r[k])
             print(f"{r['size']:<5} {label[r['phase']]:<18} {r['recipe_n']:>1}/{r['hive_n']:<2} "
                   f"{r['recipe_median']:7.2f} {r['hive_median']:7.2f} {r['ratio']:10.2f}x {target:>7} {verdict:<4} "
                   f"{r['recipe_settle']:4.1f}/{r['hive_settle']:<4.1f} {r['recipe_cpu_s']:5.1f}/{r['hive_cpu_s']:<5.1f}"
