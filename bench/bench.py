@@ -860,8 +860,9 @@ class Bench:
                   f"(target <= {SCALING_TARGET}: {'yes' if scaling['meets_target'] else 'NO'})")
         print("RSS1 = largest single controller process (MB, wait4 ru_maxrss); RSStree/PSStree = peak sum over the "
               "ansible-playbook process tree (MB, polled every 0.25s); cpu = controller CPU seconds; "
-              "load = 1-min load average at start. Ratios are to the floor median of the same size. Variant recipe = "
-              "bench/recipe/site.yml (community.docker).", flush=True)
+              "load = 1-min load average at start. Ratios are to the floor median of the same size."
+              + (" Variant recipe = bench/recipe/site.yml (community.docker)." if self.args.against == "recipe"
+                 else ""), flush=True)
 
     def comparison(self) -> Optional[Dict[str, Any]]:
         """--against recipe: hive's median over the recipe's, per size and phase, against issue 16's targets; and
