@@ -97,7 +97,8 @@ options:
         When the quorum is not lost it says so and returns RV(recover=false).
       - V(recovered) - for C(playbooks/recover.yml), reads the survivor (the host the task is delegated to) through
         M(hive.swarm.swarm_node_info) until it is the leader, answers the node list and lists none of the node IDs in
-        O(exclude), or fails at O(timeout). Does nothing in check mode.
+        O(exclude), or fails at O(timeout). In check mode it returns at once (nothing was forced); with O(probe) its
+        RV(lost) is then the plan's dead managers (RV(dead) of O(stage=recover)), the entries a real run removes.
     type: str
     required: true
     choices: [inventory, lock, plan, joined, preflight, health, control, removal, rotate, ca_wait, status, recover,
@@ -391,8 +392,9 @@ dead:
   elements: dict
 lost:
   description: With O(stage=recovered) - the manager entries outside the new raft that no reachable host reports
-    (C(id), C(host), C(addr)); when O(probe) is given, the node IDs in those reads are kept.
-  returned: when O(stage=recovered) ran (not in check mode)
+    (C(id), C(host), C(addr)); when O(probe) is given, the node IDs in those reads are kept. In check mode (with
+    O(probe)) - the plan's dead managers, the entries a real run removes.
+  returned: when O(stage=recovered) ran, in check mode when O(probe) is given
   type: list
   elements: dict
 ansible_facts:
