@@ -471,6 +471,18 @@ class ActionModule(BackupStages, StagedAction):
         """recover.yml: from the managers' reads registered as ``probe``, the survivor, the swarm, the dead managers
         whose entries go; the plan printed (also in check mode); refusals and the missing confirmation fail, with
         nothing changed. Quorum not lost: says so, ``recover: false`` (not a failure)."""
+        confirm = str(self._var(task_vars, "confirm_recover") or "").lower() in ("yes", "true")
+        plan = self._recovery_plan(task_vars, str(self._args.get("target") or ""), confirm)
+        if plan.lines:
+            show(plan.lines)
+        if plan.refusal:
+            raise AnsibleActionFail(plan.refusal)
+        result.update(recover=plan.action == "recover", survivor=plan.survivor, swarm_id=plan.swarm_id,
+                      locked=plan.locked, dead=plan.dead, msg=plan.lines)
+
+    def _recovery_plan(self, task_vars: Mapping[str, Any], target: str, confirmed: bool) -> recovery.RecoveryPlan:
+        """recovery.recovery_plan from the managers' reads registered as ``probe`` (dead managers named by the
+        inventory's addresses)."""
         reads = self._reads(task_vars)
         managers = [str(h) for h in task_vars.get("ansible_play_hosts_all") or ()]
         hostvars = task_vars.get("hostvars") or {}
@@ -481,25 +493,22 @@ class ActionModule(BackupStages, StagedAction):
                 addr = self._templar.template(hv.get(key)) if hv.get(key) else ""
                 if addr:
                     host_of_addr.setdefault(str(addr), h)
-        confirm = str(self._var(task_vars, "confirm_recover") or "").lower() in ("yes", "true")
-        plan = recovery.recovery_plan(managers, reads, str(self._args.get("target") or ""), host_of_addr,
-                                      check_mode=bool(self._play_context.check_mode), confirmed=confirm)
-        if plan.lines:
-            show(plan.lines)
-        if plan.refusal:
-            raise AnsibleActionFail(plan.refusal)
-        result.update(recover=plan.action == "recover", survivor=plan.survivor, swarm_id=plan.swarm_id,
-                      locked=plan.locked, dead=plan.dead, msg=plan.lines)
+        return recovery.recovery_plan(managers, reads, target, host_of_addr,
+                                      check_mode=bool(self._play_context.check_mode), confirmed=confirmed)
 
     def _stage_recovered(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
         """recover.yml: poll the survivor (the task is delegated to it) until it leads, answers the node list, and
-        lists none of the entries in ``exclude``; fails at the deadline with what is missing."""
+        lists none of the entries in ``exclude``; fails at the deadline with what is missing. Check mode: at once
+        (nothing was forced); ``lost`` is the plan's dead managers (from ``probe``): the entries a real run finds
+        and removes, so their removal is reported."""
         args = self._args
         survivor = str(args.get("host") or self._task.delegate_to or "the survivor")
         timeout = float(args.get("timeout") or 60)
         gone = [str(x) for x in args.get("exclude") or []]
         if self._play_context.check_mode:
             result["msg"] = f"Check mode: would wait up to {timeout:g} s for {survivor} to lead the swarm."
+            if args.get("probe"):
+                result["lost"] = self._recovery_plan(task_vars, survivor, False).dead
             return
         module_args = {**dict(args.get("connection") or {}), "nodes": True, "services": True}
         # the node IDs the reachable managers reported (their entries stay: they rejoin the raft by themselves)

@@ -79,6 +79,15 @@ class ActionModule(StagedAction):
             res["problem"] = self._swarm_changed(res, walk)
         return res
 
+    @staticmethod
+    def _check_mode(task_vars: Mapping[str, Any]) -> bool:
+        return bool(task_vars.get("ansible_check_mode"))
+
+    def _would_wait(self, result: dict[str, Any], default: float, what: str) -> None:
+        """Check mode: a wait stage returns at once (nothing was changed, so there is nothing to wait for) and says
+        what the real run waits for."""
+        result["msg"] = f"Check mode: would wait up to {self._timeout(default):g}s until {what}"
+
     def _walk_data(self) -> dict[str, Any]:
         walk = plain(self._args.get("walk") or {})
         if not walk.get("node_ids"):
@@ -216,6 +225,9 @@ class ActionModule(StagedAction):
         walk, batch = self._walk_data(), self._batch()
         who = ", ".join(batch["hosts"])
         shortfall = int(self._args.get("max_shortfall") or 0)
+        if self._check_mode(task_vars):
+            self._would_wait(result, 300, f"no replicated task runs on {who}")
+            return
 
         def problem(read: dict[str, Any]) -> str:
             if read["problem"]:
@@ -235,6 +247,9 @@ class ActionModule(StagedAction):
 
     def _stage_engine(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
         host = str(task_vars.get("inventory_hostname"))
+        if self._check_mode(task_vars):
+            self._engine_check(task_vars, host, result)
+            return
 
         def problem(read: dict[str, Any]) -> str:
             if _failed(read):
@@ -258,9 +273,35 @@ class ActionModule(StagedAction):
                        "msg": f"{host}: Engine {local.get('engine_version')} answers ({local.get('state')}) after "
                               f"{waited:.1f}s"})
 
+    def _engine_check(self, task_vars: Mapping[str, Any], host: str, result: dict[str, Any]) -> None:
+        """Check mode: one read of the engine, no wait; ``locked`` is predicted (rolling.comes_back_locked) from the
+        walk (autolock), the host's step (role, whether the work restarts it) and its state now, so the unlock task
+        reports the change the real run makes."""
+        walk, batch = self._walk_data(), self._batch()
+        step = next((s for s in batch.get("steps") or [] if s.get("host") == host), None)
+        if step is None:
+            raise AnsibleActionFail(f"swarm_rolling: {host} is not a host of step {batch.get('number')}")
+        read = self._read(task_vars, local_only=True)
+        now = None if _failed(read) else (read.get("local") or {}).get("state")
+        locked = rolling.comes_back_locked(now, bool(walk.get("autolock")), str(step.get("role") or ""),
+                                           host in (batch.get("work_hosts") or []))
+        if locked and not self._templar.template(task_vars.get(UNLOCK_KEY_VAR)):
+            raise AnsibleActionFail(f"{host}'s engine would come back locked (autolock): set {UNLOCK_KEY_VAR} "
+                                    "(ansible-vault) and run again, or unlock it with playbooks/unlock.yml.")
+        seen = f"it is {now} now" if now else f"it does not answer now ({read.get('msg', 'no message')})"
+        result.update({"locked": locked, "engine_version": (read.get("local") or {}).get("engine_version"),
+                       "seconds": 0.0,
+                       "msg": f"Check mode: would wait up to {self._timeout(300):g}s until the engine of {host} "
+                              f"answers ({seen}); it would come back {'locked' if locked else 'unlocked'}"})
+
     def _stage_back(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
         walk, batch = self._walk_data(), self._batch()
         target = str(walk.get("target_version") or "")
+        if self._check_mode(task_vars):
+            kind = "ready and reachable" if batch["kind"] == "manager" else "ready"
+            self._would_wait(result, 300, f"{', '.join(batch['hosts'])} {'is' if len(batch['hosts']) == 1 else 'are'} "
+                                          f"{kind}{f' on Engine {target}' if target else ''}")
+            return
 
         def problem(read: dict[str, Any]) -> str:
             if read["problem"]:
@@ -278,6 +319,11 @@ class ActionModule(StagedAction):
 
     def _stage_report(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
         walk = self._walk_data()
+        if self._check_mode(task_vars):
+            lines = rolling.check_report(walk)
+            result["msg"] = lines
+            show(lines)
+            return
 
         def problem(read: dict[str, Any]) -> str:  # a manager that was just elected lists states as unknown
             return read["problem"] or "; ".join(rolling.unsettled(read["nodes"]))

@@ -71,10 +71,13 @@ options:
         RV(archive), RV(dest), RV(backup_dir), RV(docker_root_dir), RV(node_id), RV(swarm_id), RV(manifest).
         Decisions in C(plugins/module_utils/_swarm/backup.py).
       - V(backup_engine) - polls the engine of the task's host until it answers (after a start); returns RV(locked).
+        In check mode it returns at once (nothing was stopped) with RV(locked) predicted from
+        O(manifest)C(.autolocked) (the manager of an autolocked swarm restarts locked).
       - V(backup_back) - polls the task's host until its node O(target) is ready and reachable again.
       - V(backup_store) - on the controller, checks the fetched archive O(path) against O(sha256), writes its
         manifest (O(manifest) with the time and the checksum, mode 0600) and removes this swarm's archives beyond
-        the newest O(keep). Does nothing in check mode.
+        the newest O(keep). In check mode it reads and writes nothing and reports the store as the change a real
+        run makes.
       - V(restore) - for C(playbooks/restore.yml), checks the archive O(path) against its manifest, its advertise
         address against the address O(host) advertises (resolved as in O(stage=plan)), and O(host)'s engine (its
         result registered as O(probe) - not in a healthy swarm unless O(force)); prints the plan. Returns RV(host),
@@ -83,6 +86,8 @@ options:
         pending with an error).
       - V(restore_back) - polls the task's host until it leads swarm O(manifest)C(.swarm_id) as node
         O(manifest)C(.node_id).
+      - The waits V(backup_engine), V(backup_back), V(restore_engine) and V(restore_back) return at once in check mode
+        (nothing was stopped or restored) and say what a real run waits for.
       - V(recover) - for C(playbooks/recover.yml), from the inventory managers' M(hive.swarm.swarm_node_info) results
         (with O(hive.swarm.swarm_node_info#module:certificate=true)) registered as O(probe) - the survivor (O(target)
         or the first manager holding raft state of the swarm), the swarm and the lost managers whose entries go
@@ -92,7 +97,8 @@ options:
         When the quorum is not lost it says so and returns RV(recover=false).
       - V(recovered) - for C(playbooks/recover.yml), reads the survivor (the host the task is delegated to) through
         M(hive.swarm.swarm_node_info) until it is the leader, answers the node list and lists none of the node IDs in
-        O(exclude), or fails at O(timeout). Does nothing in check mode.
+        O(exclude), or fails at O(timeout). In check mode it returns at once (nothing was forced); with O(probe) its
+        RV(lost) is then the plan's dead managers (RV(dead) of O(stage=recover)), the entries a real run removes.
     type: str
     required: true
     choices: [inventory, lock, plan, joined, preflight, health, control, removal, rotate, ca_wait, status, recover,
@@ -209,6 +215,8 @@ options:
   manifest:
     description:
       - With O(stage=backup_store) - the manifest to write (RV(manifest) of O(stage=backup)).
+      - With O(stage=backup_engine) - RV(manifest) of O(stage=backup); in check mode its C(autolocked) predicts
+        RV(locked).
       - With O(stage=restore_back) - C(swarm_id) and C(node_id) of the restored swarm (RV(manifest) of
         O(stage=restore)).
     type: dict
@@ -364,7 +372,7 @@ removed:
   elements: str
 locked:
   description:
-    - With O(stage=backup_engine) - the engine came back locked (autolock).
+    - With O(stage=backup_engine) - the engine came back locked (autolock); in check mode, whether it would.
     - With O(stage=recover) - the survivor's engine is locked (always false when it recovers).
   returned: when O(stage=backup_engine) or O(stage=recover)
   type: bool
@@ -384,8 +392,9 @@ dead:
   elements: dict
 lost:
   description: With O(stage=recovered) - the manager entries outside the new raft that no reachable host reports
-    (C(id), C(host), C(addr)); when O(probe) is given, the node IDs in those reads are kept.
-  returned: when O(stage=recovered) ran (not in check mode)
+    (C(id), C(host), C(addr)); when O(probe) is given, the node IDs in those reads are kept. In check mode (with
+    O(probe)) - the plan's dead managers, the entries a real run removes.
+  returned: when O(stage=recovered) ran, in check mode when O(probe) is given
   type: list
   elements: dict
 ansible_facts:

@@ -39,6 +39,10 @@ options:
         an upgrade every node reports the target version.
       - V(report) - prints every node's engine, availability and state after the walk, with warnings for what is
         left wrong.
+      - In check mode V(gate) reads as in a normal run; V(drained), V(engine) and V(back) return at once (nothing was
+        drained or restarted) and say what a real run waits for; V(engine) reads the host's engine once and
+        predicts RV(locked) - locked now, or an autolocked manager whose engine the step restarts (it is in the
+        batch's C(work_hosts)); V(report) names the walk without reading the swarm.
     type: str
     required: true
     choices: [walk, gate, drained, engine, back, report]
@@ -80,7 +84,8 @@ options:
     description: With every stage but V(walk) - RV(walk).
     type: dict
   batch:
-    description: With O(stage=gate), O(stage=drained) and O(stage=back) - one entry of RV(walk.batches).
+    description: With O(stage=gate), O(stage=drained), O(stage=engine) and O(stage=back) - one entry of
+      RV(walk.batches).
     type: dict
   max_shortfall:
     description: With O(stage=drained) - replicas each service may miss while the batch is drained.
@@ -101,6 +106,7 @@ attributes:
   check_mode:
     support: full
     description: The walk is planned and shown in check mode exactly as in a normal run; it never changes anything.
+      The waits return at once in check mode.
   diff_mode:
     support: none
     description: Nothing to diff.
@@ -146,8 +152,9 @@ walk:
   contains:
     batches:
       description: The steps in order - C(number), C(kind) (workers or manager), C(hosts), C(node_ids), C(reader),
-        C(gate), and C(steps) (per node - C(host), C(node_id), C(before), C(restore), C(resume), C(work),
-        C(drain_labels), C(restore_labels), ...).
+        C(gate), C(work_hosts), and C(steps) (per node - C(host), C(node_id), C(before), C(restore), C(resume),
+        C(work), C(drain_labels), C(restore_labels), C(restore_changes) - whether giving the availability back
+        changes the node in a real run, what check mode reports for it - ...).
       type: list
       elements: dict
     skipped:
@@ -177,7 +184,8 @@ walk:
       description: One line - how many steps, workers, managers, resumed and skipped nodes.
       type: str
 locked:
-  description: With O(stage=engine) - the engine came back locked (autolock) and must be unlocked.
+  description: With O(stage=engine) - the engine came back locked (autolock) and must be unlocked; in check mode,
+    whether it would.
   returned: when O(stage=engine)
   type: bool
 engine_version:

@@ -102,9 +102,22 @@ class BackupStages:
         )
         show(list(plan.lines))
 
+    def _would_wait(self, result: dict[str, Any], what: str) -> bool:
+        """Check mode: a wait returns at once (nothing was stopped, so there is nothing to wait for) and says what
+        the real run waits for; True when it did."""
+        if not self._play_context.check_mode:
+            return False
+        result["msg"] = f"Check mode: would wait up to {float(self._args.get('timeout') or 60):g}s until {what}"
+        return True
+
     def _stage_backup_engine(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
-        """Wait until the engine of the task's host answers (after a start); says whether it is locked."""
+        """Wait until the engine of the task's host answers (after a start); says whether it is locked. Check mode:
+        at once, ``locked`` predicted from ``manifest.autolocked`` (an autolocked manager restarts locked), so the
+        unlock task reports the change the real run makes."""
         host = str(task_vars.get("inventory_hostname"))
+        if self._would_wait(result, f"the engine on {host} answers"):
+            result["locked"] = bool(dict(plain(self._args.get("manifest") or {})).get("autolocked"))
+            return
         read, why, waited = self._poll_here(task_vars, backup.engine_problem, local_only=True)
         if why:
             raise AnsibleActionFail(
@@ -123,6 +136,8 @@ class BackupStages:
         """Wait until the backed-up manager is ready and reachable again (read on that manager)."""
         host = str(task_vars.get("inventory_hostname"))
         node_id = str(self._args.get("target") or "")
+        if self._would_wait(result, f"{host} is ready and reachable again"):
+            return
         _read, why, waited = self._poll_here(task_vars, lambda r: backup.back_problem(r, node_id), nodes=True)
         if why:
             raise AnsibleActionFail(
@@ -137,8 +152,8 @@ class BackupStages:
         args = self._args
         path = str(args.get("path") or "")
         base = dict(plain(args.get("manifest") or {}))
-        if self._play_context.check_mode:
-            result["msg"] = f"Check mode: would store {path}"
+        if self._play_context.check_mode:  # the change the real run makes (the archive was not fetched)
+            result.update(changed=True, msg=f"Check mode: would store {path} and its manifest")
             return
         try:
             actual = sha256_of(path)
@@ -229,6 +244,8 @@ class BackupStages:
     def _stage_restore_engine(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
         """Wait until the engine of the task's host has loaded the restored swarm state."""
         host = str(task_vars.get("inventory_hostname"))
+        if self._would_wait(result, f"the engine on {host} has loaded the restored swarm"):
+            return
         read, why, waited = self._poll_here(task_vars, backup.restored_engine_problem, local_only=True)
         if why:
             raise AnsibleActionFail(
@@ -247,6 +264,8 @@ class BackupStages:
         host = str(task_vars.get("inventory_hostname"))
         manifest = dict(plain(self._args.get("manifest") or {}))
         node_id, swarm_id = str(manifest.get("node_id") or ""), str(manifest.get("swarm_id") or "")
+        if self._would_wait(result, f"{host} leads swarm {swarm_id} as node {node_id[:12]}"):
+            return
         _read, why, waited = self._poll_here(
             task_vars, lambda r: backup.restored_problem(r, node_id, swarm_id), nodes=True
         )

@@ -136,6 +136,28 @@ def unmark_labels() -> dict[str, None]:
     return {MARK_LABEL: None}
 
 
+def restore_changes(before: str, restore: Optional[str]) -> bool:
+    """Does giving the availability back change the node in a real run? It meets the node as the drain left it
+    (``drain``, labelled :func:`mark_labels`) and sets ``restore`` (None: keeps ``drain``) and
+    :func:`unmark_labels`. Check mode cannot see that: its drain changed nothing, so ``swarm_node`` finds nothing to
+    give back; the playbook reports this prediction instead (``restore_changes`` of each step)."""
+    drained = {"availability": "drain", "labels": mark_labels(before)}
+    back = {"availability": restore or "drain",
+            "labels": {k: v for k, v in {**drained["labels"], **unmark_labels()}.items() if v is not None}}
+    return drained != back
+
+
+def comes_back_locked(state_now: Optional[str], autolock: bool, role: str, restarted: bool) -> bool:
+    """Check mode's answer of the ``engine`` stage, which does not wait: will the engine be locked when it is back?
+    Yes when it is locked now (a run that stopped left it so), or when the swarm is autolocked, the node is a
+    manager and the step restarts its engine (``restarted``: the step does the work on it - an upgrade always
+    restarts the engine; maintenance tasks are assumed to, a reboot or an engine restart being what a drain is
+    for). Workers never come back locked."""
+    if _text(state_now) == "locked":
+        return True
+    return bool(autolock and role == "manager" and restarted)
+
+
 # ---------------------------------------------------------------------------------------------- naming
 def _namer(nodes: Sequence[Mapping[str, Any]], node_ids: Optional[Mapping[str, str]]) -> Callable[[str], str]:
     """node ID -> its inventory host, else its hostname, else the ID."""
@@ -624,7 +646,8 @@ def playbook_batches(walk: Walk, nodes: Sequence[Mapping[str, Any]], readers: Se
     """The walk's batches as the playbook loops over them: :meth:`Batch.as_dict` plus the manager to read
     from (``reader``, :func:`pick_reader`), the gate's text (``gate``), the hosts that still need the work
     (``work_hosts``: not those a stopped upgrade left at the target version) and per step the labels to set with
-    the drain (``drain_labels``) and with the restore (``restore_labels``)."""
+    the drain (``drain_labels``) and with the restore (``restore_labels``), and whether the restore changes the
+    node (``restore_changes``, :func:`restore_changes`: what check mode reports for it)."""
     counts = quorum.view_counts(list(nodes))
     out = []
     for batch in walk.batches:
@@ -635,6 +658,7 @@ def playbook_batches(walk: Walk, nodes: Sequence[Mapping[str, Any]], readers: Se
         for step in data["steps"]:
             step["drain_labels"] = mark_labels(step["before"])
             step["restore_labels"] = unmark_labels()
+            step["restore_changes"] = restore_changes(step["before"], step["restore"])
         out.append(data)
     return out
 
@@ -671,6 +695,15 @@ def unsettled(nodes: Sequence[Mapping[str, Any]]) -> list[str]:
            if _what_is_wrong(n)]
     leaders = _leaders(nodes, name)
     return out + ([leaders] if leaders else [])
+
+
+def check_report(walk: Mapping[str, Any]) -> list[str]:
+    """What the report says in check mode, where nothing was walked: the walk the real run makes (the node states
+    after it cannot be read before it happened)."""
+    target = _text(walk.get("target_version"))
+    hosts = [h for b in walk.get("batches") or [] for h in b.get("hosts") or []]
+    return [f"Check mode: would walk {_plural(len(hosts), 'node')} in {_plural(len(walk.get('batches') or []), 'step')}"
+            + (f" to Engine {target}" if target else "") + f" ({', '.join(hosts) or 'none'}); nothing was changed."]
 
 
 def final_report(nodes: Sequence[Mapping[str, Any]], walk: Mapping[str, Any]) -> list[str]:

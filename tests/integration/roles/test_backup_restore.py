@@ -202,7 +202,7 @@ def backup_args(inv: Path, backups: Path, *extra: str) -> list[str]:
 def test_backup_check_and_unconfirmed_change_nothing(lab: hivelab.Lab, inv: Path, backups: Path) -> None:
     before = managers_state(lab)
     check = run(inv, "playbooks/backup.yml", *backup_args(inv, backups), "--check", name="backup --check").ok()
-    assert check.changed == 0 and f"Backup of swarm {before['swarm']} from " in check.out
+    assert check.changed > 0 and f"Backup of swarm {before['swarm']} from " in check.out  # predicted, not made
     unconfirmed = run(inv, "playbooks/backup.yml", *backup_args(inv, backups), name="backup unconfirmed")
     assert unconfirmed.proc.returncode != 0 and "Confirm with -e confirm_backup=yes" in unconfirmed.out
     assert "Stop the engine" not in unconfirmed.out and not backups.exists()
@@ -313,7 +313,7 @@ def test_restore_refusals_and_check_change_nothing(lab: hivelab.Lab, inv: Path, 
         "--check",
         name="restore --check",
     ).ok()
-    assert check.changed == 0 and f"Restore swarm {manifest['swarm_id']}" in check.out
+    assert check.changed > 0 and f"Restore swarm {manifest['swarm_id']}" in check.out  # predicted, not made
     for refused in (wrong, healthy):
         assert "Nothing was changed." in refused.out and "Stop the engine" not in refused.out
     assert managers_state(lab) == before

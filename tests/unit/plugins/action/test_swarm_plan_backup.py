@@ -199,7 +199,39 @@ def test_backup_store_refuses_a_damaged_transfer_and_does_nothing_in_check_mode(
     }
     with pytest.raises(AnsibleActionFail, match="differs from the one on m2"):
         action(args).run(task_vars={})
-    assert "would store" in action(args, check=True).run(task_vars={})["msg"]
+    before = sorted(tmp_path.iterdir())
+    result = action(args, check=True).run(task_vars={})
+    # check mode reads nothing, writes nothing, and reports the store a real run makes
+    assert "would store" in result["msg"] and result["changed"] is True
+    assert sorted(tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    ("stage", "args", "until"),
+    [
+        ("backup_engine", {}, "until the engine on m2 answers"),
+        ("backup_back", {"target": "m2id"}, "until m2 is ready and reachable again"),
+        ("restore_engine", {}, "until the engine on m2 has loaded the restored swarm"),
+        (
+            "restore_back",
+            {"manifest": {"swarm_id": SWARM, "node_id": "m2id"}},
+            f"until m2 leads swarm {SWARM} as node m2id",
+        ),
+    ],
+)
+def test_waits_return_at_once_in_check_mode(stage: str, args: dict[str, Any], until: str) -> None:
+    act = action({"stage": stage, "timeout": 30, **args}, check=True)
+    act._execute_module = MagicMock(side_effect=AssertionError("check mode must not wait"))
+    result = act.run(task_vars=task_vars("x", {}))
+    assert result["msg"] == f"Check mode: would wait up to 30s {until}" and result["changed"] is False
+
+
+@pytest.mark.parametrize("autolocked", [True, False])
+def test_backup_engine_predicts_the_lock_in_check_mode(autolocked: bool) -> None:
+    # an autolocked swarm's manager comes back locked: the unlock task then reports the change a real run makes
+    act = action({"stage": "backup_engine", "manifest": {"autolocked": autolocked}}, check=True)
+    act._execute_module = MagicMock(side_effect=AssertionError("check mode must not read"))
+    assert act.run(task_vars=task_vars("x", {}))["locked"] is autolocked
 
 
 def backed_up(tmp_path: Path, **manifest: Any) -> Path:

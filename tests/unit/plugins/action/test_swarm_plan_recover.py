@@ -167,3 +167,17 @@ def test_recovered_fails_at_the_deadline_and_does_nothing_in_check_mode(monkeypa
     check._execute_module = MagicMock()
     assert check.run(task_vars=task_vars(LOST))["msg"].startswith("Check mode: would wait up to 60 s")
     check._execute_module.assert_not_called()
+
+
+def test_recovered_in_check_mode_returns_the_plan_s_dead_managers_as_lost() -> None:
+    # nothing was forced: the entries a real run finds lost and removes are the plan's dead managers
+    check = action({"stage": "recovered", "host": "m1", "probe": "recover_probe"}, check=True)
+    check._execute_module = MagicMock()
+    result = check.run(task_vars=task_vars(LOST))
+    assert result["lost"] == [
+        {"id": "id2", "addr": "10.0.0.2:2377", "host": "m2"},
+        {"id": "id3", "addr": "10.0.0.3:2377", "host": "m3"},
+    ]
+    check._execute_module.assert_not_called()
+    # the second wait (no probe) returns no prediction
+    assert "lost" not in action({"stage": "recovered", "host": "m1"}, check=True).run(task_vars=task_vars(LOST))

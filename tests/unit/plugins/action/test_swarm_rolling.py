@@ -238,6 +238,59 @@ def test_report_waits_for_states_to_settle_and_prints_the_nodes() -> None:
         act.run(task_vars={})
 
 
+# ------------------------------------------------------------------------------------------ check mode
+CHECK = {"ansible_check_mode": True}
+
+
+@pytest.mark.parametrize(("stage", "batch_no", "until"), [
+    ("drained", 0, "until no replicated task runs on w1"),
+    ("back", 0, "until w1 is ready on Engine 28.5"),
+    ("back", 1, "until m2 is ready and reachable on Engine 28.5"),
+])
+def test_check_mode_waits_return_at_once(stage: str, batch_no: int, until: str) -> None:
+    act, calls = polled(stage, [{"failed": True, "msg": "must not be read"}], walk(), batch_no, timeout=30)
+    result = act.run(task_vars=CHECK)
+    assert calls == [] and result["changed"] is False
+    assert result["msg"] == f"Check mode: would wait up to 30s {until}"
+
+
+def test_gate_reads_in_check_mode_too() -> None:
+    act, calls = polled("gate", [{"nodes": NODES, "swarm": {"id": "C1"}}], walk(), 1)
+    assert act.run(task_vars=CHECK)["msg"].startswith("Gate passed: before manager m2") and len(calls) == 1
+
+
+def test_engine_in_check_mode_reads_once_and_predicts_the_lock() -> None:
+    key = {"docker_swarm_unlock_key": "SWMKEY-1-x"}
+    data = walk(reads=[read("m1", autolock=True), read("m2"), read("m3")], **key)
+    assert data["autolock"] is True
+    act, calls = polled("engine", [{"local": local("m2")}], data, 1)
+    result = act.run(task_vars={**CHECK, **key, "inventory_hostname": "m2"})
+    assert calls == [{"module": "hive.swarm.swarm_node_info", "local_only": True}]
+    assert result["locked"] is True and result["changed"] is False
+    assert result["msg"].startswith("Check mode: would wait up to 300s until the engine of m2 answers (it is active "
+                                    "now); it would come back locked")
+    act, _calls = polled("engine", [{"local": local("w1")}], data, 0)
+    assert act.run(task_vars={**CHECK, **key, "inventory_hostname": "w1"})["locked"] is False  # a worker
+    act, _calls = polled("engine", [{"local": local("m2")}], data, 1)
+    with pytest.raises(AnsibleActionFail, match=r"m2's engine would come back locked.*docker_swarm_unlock_key"):
+        act.run(task_vars={**CHECK, "inventory_hostname": "m2"})
+    act, _calls = polled("engine", [{"local": local("m2")}], walk(), 1)  # no autolock
+    assert act.run(task_vars={**CHECK, "inventory_hostname": "m2"})["locked"] is False
+    act, _calls = polled("engine", [AnsibleConnectionFailure("ssh: no route")], data, 1)
+    result = act.run(task_vars={**CHECK, **key, "inventory_hostname": "m2"})
+    assert result["locked"] is True and "it does not answer now (ssh: no route)" in result["msg"]
+    act, _calls = polled("engine", [{"local": local("m3")}], data, 1)
+    with pytest.raises(AnsibleActionFail, match=r"m3 is not a host of step 2"):
+        act.run(task_vars={**CHECK, **key, "inventory_hostname": "m3"})
+
+
+def test_report_in_check_mode_reads_nothing_and_names_the_walk() -> None:
+    act, calls = polled("report", [{"failed": True, "msg": "must not be read"}], walk())
+    result = act.run(task_vars=CHECK)
+    assert calls == [] and result["msg"] == [
+        "Check mode: would walk 4 nodes in 4 steps to Engine 28.5 (w1, m2, m3, m1); nothing was changed."]
+
+
 @pytest.mark.parametrize("stage", ["gate", "drained", "back", "report"])
 def test_every_stage_that_reads_the_swarm_stops_in_another_swarm(stage: str) -> None:
     act, _calls = polled(stage, [{"nodes": NODES, "swarm": {"id": "C2"}, "tasks": [], "services": []}], walk(),

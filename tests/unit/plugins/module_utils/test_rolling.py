@@ -622,6 +622,7 @@ def test_playbook_batches_add_reader_gate_work_and_labels():
         (["m2"], "m1", []), (["w1", "w2"], "m1", ["w1", "w2"]), (["m3"], "m1", ["m3"]), (["m1"], "m2", ["m1"])]
     assert batches[0]["steps"][0]["drain_labels"] == {MARK: "pause"}
     assert batches[0]["steps"][0]["restore_labels"] == {MARK: None}
+    assert all(s["restore_changes"] is True for b in batches for s in b["steps"])
     assert batches[1]["gate"] == ("before w1, w2: every node outside the batch ready, at least 2 of 3 managers "
                                   "reachable, one leader")
     assert batches[2]["gate"] == ("before manager m3: every other manager reachable, one leader, the quorum kept "
@@ -653,3 +654,42 @@ def test_unsettled_and_final_report():
     done = swarm(("m1", "m2", "m3"), ("w1",), **{h: {"engine_version": "28.5.2"} for h in ("m1", "m2", "m3", "w1")})
     assert r.final_report(done, {"batches": [], "target_version": TARGET})[-1] == (
         "Every node is ready, every manager reachable.")
+
+
+# ------------------------------------------------------------------------------------------ check mode
+@pytest.mark.parametrize(("before", "restore"), [
+    pytest.param("active", "active", id="back to active"),
+    pytest.param("pause", "pause", id="back to pause"),
+    pytest.param("drain", None, id="stays drained: the label still goes"),
+])
+def test_restore_changes_the_node_the_drain_left(before: str, restore: Optional[str]) -> None:
+    # what check mode reports for the give-back: a real run meets the node drained and labelled
+    assert r.restore_changes(before, restore) is True
+
+
+def test_restore_changes_follows_the_step_of_the_walk() -> None:
+    nodes = swarm(("m1", "m2", "m3"), ("w1",), w1={"availability": "drain"})
+    batches = r.playbook_batches(r.walk_order(nodes, ids(nodes)), nodes, ["m1", "m2", "m3"], "m1")
+    w1 = batches[0]["steps"][0]
+    assert (w1["host"], w1["restore"], w1["restore_changes"]) == ("w1", None, True)
+
+
+@pytest.mark.parametrize(("state", "autolock", "role", "restarted", "locked"), [
+    pytest.param("active", True, "manager", True, True, id="autolocked manager restarted"),
+    pytest.param("active", True, "worker", True, False, id="workers never lock"),
+    pytest.param("active", False, "manager", True, False, id="no autolock"),
+    pytest.param("active", True, "manager", False, False, id="not restarted (a resumed node at the target)"),
+    pytest.param("locked", False, "manager", False, True, id="locked now (a stopped run left it)"),
+    pytest.param(None, True, "manager", True, True, id="engine down now, restarted by the step"),
+])
+def test_comes_back_locked(state: Optional[str], autolock: bool, role: str, restarted: bool, locked: bool) -> None:
+    assert r.comes_back_locked(state, autolock, role, restarted) is locked
+
+
+def test_check_report_names_the_walk() -> None:
+    nodes = swarm(("m1", "m2", "m3"), ("w1", "w2"))
+    walk = r.walk_order(nodes, ids(nodes), 2, TARGET).as_dict()
+    assert r.check_report(walk) == ["Check mode: would walk 5 nodes in 4 steps to Engine 28.5 (w1, w2, m2, m3, m1); "
+                                    "nothing was changed."]
+    assert r.check_report({"batches": []}) == ["Check mode: would walk 0 nodes in 0 steps (none); nothing was "
+                                               "changed."]
