@@ -493,8 +493,11 @@ class ActionModule(BackupStages, StagedAction):
                 addr = self._templar.template(hv.get(key)) if hv.get(key) else ""
                 if addr:
                     host_of_addr.setdefault(str(addr), h)
+        autolock = any(boolean(self._templar.template((hostvars.get(h) or {}).get("docker_swarm_autolock", False)),
+                               strict=False) for h in managers)
         return recovery.recovery_plan(managers, reads, target, host_of_addr,
-                                      check_mode=bool(self._play_context.check_mode), confirmed=confirmed)
+                                      check_mode=bool(self._play_context.check_mode), confirmed=confirmed,
+                                      autolock=autolock)
 
     def _stage_recovered(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
         """recover.yml: poll the survivor (the task is delegated to it) until it leads, answers the node list, and

@@ -87,10 +87,12 @@ def recovery_plan(
     host_of_addr: Optional[Mapping[str, str]] = None,
     check_mode: bool = False,
     confirmed: bool = False,
+    autolock: bool = False,
 ) -> RecoveryPlan:
     """What recover.yml does. ``managers``: the inventory's managers in order; ``reads``: host -> its read;
     ``chosen``: ``recover_from`` ('' = the first inventory manager that holds raft state of the inventory's swarm);
-    ``host_of_addr``: IP -> inventory host, to name the dead managers."""
+    ``host_of_addr``: IP -> inventory host, to name the dead managers; ``autolock``: the inventory says the swarm is
+    autolocked (``docker_swarm_autolock``)."""
     addr_host = dict(host_of_addr or {})
     plan = RecoveryPlan()
     healthy = [h for h in managers if serving(reads.get(h))]
@@ -154,6 +156,16 @@ def recovery_plan(
             "then accepts no force_new_cluster) and a locked engine cannot force a new cluster. Recover from a manager "
             "whose engine was not restarted since the quorum was lost (-e recover_from=HOST), or bring back enough "
             "managers to restore the quorum and unlock them (playbooks/unlock.yml)."
+        )
+        return plan
+    if autolock:
+        plan.refusal = (
+            f"Refusing to recover swarm {plan.swarm_id or '?'}: the inventory says it is autolocked "
+            "(docker_swarm_autolock: true), and Docker Engine cannot force a new cluster from an autolocked raft: "
+            "POST /swarm/init with force_new_cluster answers 'Swarm is encrypted and needs to be unlocked' and takes "
+            f"{plan.survivor} out of the swarm. Nothing was changed. Bring back enough managers (engines with their "
+            "data) to restore the quorum and unlock them (playbooks/unlock.yml); if autolock is in fact off for this "
+            "swarm, run with -e docker_swarm_autolock=false."
         )
         return plan
     me = str(local.get("node_id") or "")

@@ -305,6 +305,12 @@ def test_recover_a_lost_quorum(lab: hivelab.Lab, inv: Path) -> None:
 
     relkit.poll(f"{survivor} to report the lost quorum", lost, 120)
     args = ("-e", "confirm_recover=yes", "-e", "recover_probe_reads=1")
+    # An inventory that says autolock: refused before any change (the Engine cannot force a new cluster then).
+    before = state(lab)
+    refused = relkit.playbook(inv, *args, "-e", "docker_swarm_autolock=true", playbook="playbooks/recover.yml",
+                              name="recover, inventory autolocked")
+    refused.failed_with("the inventory says it is autolocked", "Nothing was changed")
+    assert state(lab) == before, "the refused recover.yml changed the engines"
     fidelity(lab, inv, "playbooks/recover.yml", *args, label=f"recover from {survivor}")
     listed = by_host(lab, survivor)
     assert sorted(listed) == sorted((survivor, W1, W2)), sorted(listed)

@@ -91,6 +91,15 @@ def test_recover_refusal_and_nothing_to_recover() -> None:
     assert result["msg"][0].startswith("Nothing to recover: the managers of swarm C1 have their quorum")
 
 
+def test_recover_refuses_a_swarm_the_inventory_says_is_autolocked() -> None:
+    reads = task_vars(LOST, confirm_recover="yes")
+    reads["hostvars"]["m2"]["docker_swarm_autolock"] = "true"  # one manager's variable is enough (an -e is on all)
+    with pytest.raises(AnsibleActionFail, match="the inventory says it is autolocked"):
+        action({"stage": "recover", "probe": "recover_probe"}).run(task_vars=reads)
+    reads["hostvars"]["m2"]["docker_swarm_autolock"] = False
+    assert action({"stage": "recover", "probe": "recover_probe"}).run(task_vars=reads)["recover"] is True
+
+
 def leader(listed: tuple[str, ...] = ("id1",)) -> dict[str, Any]:
     read = survivor_read()
     read["local"].update(error=None, cluster_id="C1")

@@ -201,6 +201,25 @@ REFUSALS = [
     pytest.param(
         LOST,
         "",
+        {"autolock": True},
+        [
+            f"Refusing to recover swarm {A}: the inventory says it is autolocked",
+            "Swarm is encrypted and needs to be unlocked",
+            "takes m1 out of the swarm. Nothing was changed.",
+            "-e docker_swarm_autolock=false",
+        ],
+        id="autolocked-swarm",
+    ),
+    pytest.param(
+        LOST,
+        "",
+        {"autolock": True, "check_mode": True},
+        ["the inventory says it is autolocked"],
+        id="autolocked-swarm-check-mode",
+    ),
+    pytest.param(
+        LOST,
+        "",
         {"confirmed": False},
         ["Nothing was changed: confirm the recovery with -e confirm_recover=yes."],
         id="not-confirmed",
