@@ -4,7 +4,7 @@ Lab ``cmp2`` (net 66): 5 managers + 3 workers, converged once, then the same seq
 starts with (same seed, same numbers): transitions and faults, a run under the faults, heal, two converge
 runs. Asserts 0 violations (one cluster ID and quorum kept in every sample, the converge run green, the
 re-run without change, the end state as the inventory says) and prints the table (pytest -s). The full
-campaign (50 sequences) is ``tests/campaign/campaign.py``; its table is ``tests/campaign/RESULTS.md``.
+campaign (55 sequences of seed 7) is ``tests/campaign/campaign.py``; its table is ``tests/campaign/RESULTS.md``.
 """
 
 from __future__ import annotations
