@@ -232,7 +232,7 @@ class Campaign:
         """``count`` faults as (kind, host, delay s); hosts only of the lab, managers within the budget."""
         out: list[tuple[str, str, float]] = []
         used: set[str] = set()
-        for _ in range(count):
+        for _fault in range(count):
             kind = rng.choice(FAULTS)
             if kind in IN_RUN:
                 if any(k in IN_RUN for k, _h, _d in out):
@@ -395,7 +395,7 @@ class Campaign:
         budget = {"managers": 1}
         with Sampler(self.lab) as sampler:
             faults = self.pick_faults(rng, rng.choice((0, 1, 1, 2)), budget)
-            for _ in range(rng.randint(1, 3)):
+            for _transition in range(rng.randint(1, 3)):
                 described = self.transition(rng, budget)
                 if described:
                     seq.transitions.append(described)
@@ -521,7 +521,7 @@ def results_markdown(campaign: Campaign, command: str, lab_seconds: float) -> st
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--sequences", type=int, default=50)
     parser.add_argument("--first", type=int, default=1, help="number of the first sequence")
