@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import threading
+import time
 from pathlib import Path
-from typing import Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -36,6 +38,37 @@ def lab_skip_reason() -> Optional[str]:
     if not os.access(hivelab.BUSYBOX, os.X_OK):
         return f"{hivelab.BUSYBOX} missing (apt-get install busybox-static)"
     return None
+
+
+class EverySecond:
+    """A sampler for lab tests: ``take()`` (a subclass's: read the engines, append to ``samples``) runs about once a
+    second in a daemon thread while the ``with`` block lasts; the wait after a sample is what is left of the second.
+    Leaving the block waits up to ``join_seconds`` for the sample in progress."""
+
+    join_seconds = 15.0
+
+    def __init__(self, lab: hivelab.Lab) -> None:
+        self.lab = lab
+        self.samples: List[Any] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> EverySecond:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(self.join_seconds)
+
+    def take(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            self.take()
+            self._stop.wait(max(1.0 - (time.monotonic() - t0), 0.05))
 
 
 class LabFactory:

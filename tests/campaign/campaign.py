@@ -49,12 +49,13 @@ from typing import Any, Callable, Optional
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-for extra in (REPO / "lab", REPO / "tests" / "integration" / "reliability"):
+for extra in (REPO / "lab", REPO / "tests", REPO / "tests" / "integration" / "reliability"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
 import hivelab  # noqa: E402
 import relkit  # noqa: E402
+from labfixtures import EverySecond  # noqa: E402
 
 MANAGERS_AT_START, WORKERS_AT_START = 5, 3
 TRANSITIONS = ("add", "remove", "promote", "demote", "relabel", "availability", "readdress")
@@ -92,22 +93,12 @@ class Sequence:
     seconds: float = 0.0
 
 
-class Sampler:
+class Sampler(EverySecond):
     """Once a second: the cluster IDs the engines report and reachable managers vs quorum (see the module doc)."""
 
-    def __init__(self, lab: hivelab.Lab) -> None:
-        self.lab = lab
-        self.samples: list[dict[str, Any]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Sampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: Any) -> None:
-        self._stop.set()
-        self._thread.join(15)
+    def take(self) -> None:
+        start = time.time()  # stamped when the read starts (a read may take seconds)
+        self.samples.append({**self.read(), "t": start})
 
     def read(self) -> dict[str, Any]:
         """One sample; the engines are read in parallel (a sample takes about as long as the slowest one)."""
@@ -140,14 +131,6 @@ class Sampler:
         managers = [n for n in listed if n.get("ManagerStatus")]
         reachable = sum(1 for n in managers if n["ManagerStatus"].get("Reachability") == "reachable")
         return {"via": manager, "managers": len(managers), "reachable": reachable}
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            t0, start = time.monotonic(), time.time()
-            sample = self.read()
-            sample["t"] = start
-            self.samples.append(sample)
-            self._stop.wait(max(1.0 - (time.monotonic() - t0), 0.05))
 
 
 class Campaign:

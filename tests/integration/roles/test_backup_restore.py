@@ -20,14 +20,13 @@ No output of any run holds SWMKEY- or SWMTKN-. The numbers are printed (pytest -
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 from typing import Any, Optional
 
 import hivelab
 import pytest
-from labfixtures import REPO
+from labfixtures import REPO, EverySecond
 from test_site import SECRETS, Run, playbook, write_inventory
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -111,35 +110,21 @@ def managers_state(lab: hivelab.Lab) -> dict[str, Any]:
     }
 
 
-class Sampler:
+class Sampler(EverySecond):
     """Counts reachable managers once a second (from the first manager with control available)."""
 
-    def __init__(self, lab: hivelab.Lab) -> None:
-        self.lab, self.samples = lab, []  # type: ignore[var-annotated]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+    join_seconds = 10.0
 
-    def __enter__(self) -> Sampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: Any) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            t0 = time.monotonic()
-            reachable = None
-            for manager in MANAGERS:
-                try:
-                    nodes = self.lab.api(manager, "GET", "/nodes", timeout=3)
-                except (hivelab.LabError, OSError, ValueError):
-                    continue
-                reachable = sum(1 for n in nodes if (n.get("ManagerStatus") or {}).get("Reachability") == "reachable")
-                break
-            self.samples.append(reachable)
-            self._stop.wait(max(1.0 - (time.monotonic() - t0), 0.05))
+    def take(self) -> None:
+        reachable = None
+        for manager in MANAGERS:
+            try:
+                nodes = self.lab.api(manager, "GET", "/nodes", timeout=3)
+            except (hivelab.LabError, OSError, ValueError):
+                continue
+            reachable = sum(1 for n in nodes if (n.get("ManagerStatus") or {}).get("Reachability") == "reachable")
+            break
+        self.samples.append(reachable)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -69,12 +69,10 @@ class ServiceSampler(Sampler):
             return None
         return {**max(views, key=lambda v: v["reachable"]), "answered": len(views)}
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            t0, start = time.monotonic(), time.time()  # stamped when the read starts (a read may take seconds)
-            sample = self._read()
-            self.samples.append({"t": start, **(sample or {"via": None})})
-            self._stop.wait(max(1.0 - (time.monotonic() - t0), 0.05))
+    def take(self) -> None:
+        start = time.time()  # stamped when the read starts (a read may take seconds)
+        sample = self._read()
+        self.samples.append({"t": start, **(sample or {"via": None})})
 
     def summary(self, windows: list[tuple[float, float]] | None = None) -> dict[str, Any]:
         """The numbers of the samples taken within ``windows`` (time.time() spans; None: all samples)."""

@@ -23,14 +23,13 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 from typing import Any, Optional
 
 import hivelab
 import pytest
-from labfixtures import REPO
+from labfixtures import REPO, EverySecond
 from test_site import BIN, Run, env, playbook, write_inventory
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -51,23 +50,11 @@ SAMPLES: dict[str, dict[str, Any]] = {}
 RAW: dict[str, list[dict[str, Any]]] = {}
 
 
-class Sampler:
+class Sampler(EverySecond):
     """Reads the swarm once a second from the first manager that answers: running replicas of the service,
     reachable managers, the cluster ID."""
 
-    def __init__(self, lab: hivelab.Lab) -> None:
-        self.lab = lab
-        self.samples: list[dict[str, Any]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Sampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: Any) -> None:
-        self._stop.set()
-        self._thread.join(10)
+    join_seconds = 10.0
 
     def _read(self) -> Optional[dict[str, Any]]:
         for manager in MANAGERS:
@@ -93,12 +80,9 @@ class Sampler:
             return sample
         return None
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            t0 = time.monotonic()
-            sample = self._read()
-            self.samples.append({"t": time.time(), **(sample or {"via": None})})
-            self._stop.wait(max(1.0 - (time.monotonic() - t0), 0.05))
+    def take(self) -> None:
+        sample = self._read()
+        self.samples.append({"t": time.time(), **(sample or {"via": None})})
 
     def summary(self) -> dict[str, Any]:
         read = [s for s in self.samples if s["via"]]
