@@ -337,14 +337,16 @@ class ActionModule(BackupStages, StagedAction):
         plan = task_vars.get("docker_swarm__plan") or {}
         node_ids = plain(task_vars.get("docker_swarm__node_ids") or plan.get("node_ids") or {})
         args = self._args
+        probes = self._probes(task_vars, inv)
+        silent = planner.silent_managers(inv, plan, probes)
         verdict = None
         if not args.get("poll"):
-            control = self._probes(task_vars, inv).get(plan.get("control_after") or plan.get("control")) or {}
+            control = probes.get(plan.get("control_after") or plan.get("control")) or {}
             verdict = planner.health(inv, plan, node_ids, control.get("nodes") or [],
-                                     str((control.get("swarm") or {}).get("id") or ""))
-        if verdict is None or verdict.problems:
+                                     str((control.get("swarm") or {}).get("id") or ""), silent)
+        if verdict is None or verdict.waiting:
             # also when the probe saw a problem: a node whose link just came back is about to be marked Ready
-            verdict = self._poll_health(inv, plan, node_ids, task_vars)
+            verdict = self._poll_health(inv, plan, node_ids, task_vars, silent)
         result["msg"] = verdict.message
         if not verdict.problems:
             show([verdict.message])
@@ -352,7 +354,7 @@ class ActionModule(BackupStages, StagedAction):
             raise AnsibleActionFail(verdict.message)
 
     def _poll_health(self, inv: planner.Inventory, plan: Mapping[str, Any], node_ids: Mapping[str, str],
-                     task_vars: Mapping[str, Any]) -> planner.Health:
+                     task_vars: Mapping[str, Any], silent: Mapping[str, str]) -> planner.Health:
         args = self._args
         module_args = {**dict(args.get("connection") or {}), "nodes": True}
 
@@ -363,9 +365,9 @@ class ActionModule(BackupStages, StagedAction):
                 raise AnsibleActionFail(f"Could not read the swarm from {self._task.delegate_to or 'the manager'}: "
                                         f"{res.get('msg', 'no message')}")
             return planner.health(inv, plan, node_ids, plain(res.get("nodes") or []),
-                                  str((res.get("swarm") or {}).get("id") or ""))
+                                  str((res.get("swarm") or {}).get("id") or ""), silent)
 
-        verdict, _why, _waited = poll(read, lambda v: "; ".join(v.problems), float(args.get("timeout") or 60),
+        verdict, _why, _waited = poll(read, lambda v: "; ".join(v.waiting), float(args.get("timeout") or 60),
                                       float(args.get("delay") or 2))
         return verdict
 

@@ -124,6 +124,19 @@ options:
     type: bool
     default: false
     version_added: 1.0.0
+  settle_timeout:
+    description:
+      - On a manager whose Engine reports a swarm error (RV(local.error); typically no leader yet, after a manager
+        was lost, or requests that run into the Engine's deadline), re-read C(GET /info) until the error clears or
+        this many seconds have passed, then report what was read last. V(0) reads once.
+      - The option bounds the whole wait, however long each read takes (an Engine whose swarm requests time out answers
+        C(GET /info) only after its own request deadline, 20 seconds on current Engines); the module starts no
+        read after the deadline.
+      - Not applied to a manager whose address is gone from the host (see O(host_addresses)); it never recovers by
+        waiting.
+    type: float
+    default: 0
+    version_added: 1.0.0
 notes:
   - "A manager that lost quorum still reports RV(local.state=active) and RV(local.control_available=true); only
     RV(local.error) shows the problem."
@@ -480,7 +493,7 @@ from typing import Any
 
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.addresses import host_ipv4_addresses
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.certs import node_certificate
-from ansible_collections.hive.swarm.plugins.module_utils._swarm.client import SwarmClient
+from ansible_collections.hive.swarm.plugins.module_utils._swarm.client import SwarmClient, poll_delays
 from ansible_collections.hive.swarm.plugins.module_utils._swarm.errors import (
     InvalidParameter,
     NodeNotFound,
@@ -525,6 +538,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
         },
     },
     "services": {"type": "bool", "default": False},
+    "settle_timeout": {"type": "float", "default": 0},
 }
 TASK_FILTER_KEYS = {"node": "node", "service": "service", "desired_state": "desired-state"}
 
@@ -548,18 +562,36 @@ def unavailable_reason(local: dict[str, Any]) -> Any:
     return None
 
 
+def settled(client: SwarmClient, local: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Re-read /info while the node is a manager with a swarm error, starting no read after ``timeout`` seconds;
+    the local view as read last."""
+    deadline = client.clock() + timeout
+    delays = poll_delays()
+    while local["is_manager"] and local["error"]:
+        left = deadline - client.clock()
+        if left <= 0:
+            break
+        client.sleep(min(next(delays), left))
+        local = local_view(client.info(refresh=True))
+    return local
+
+
 def run(module: Any, client: SwarmClient) -> dict[str, Any]:
     p = module.params
     if p["local_only"] and (p["nodes"] or p["node"] or p["join_tokens"] or p["unlock_key"] or p["tasks"]
                             or p["services"]):
         raise InvalidParameter("local_only cannot be combined with nodes, node, join_tokens, unlock_key, tasks or "
                                "services.")
+    if p["settle_timeout"] < 0:
+        raise InvalidParameter(f"settle_timeout cannot be negative ({p['settle_timeout']:g}).")
     local = local_view(client.info())
     addresses = host_ipv4_addresses() if p["host_addresses"] else None
     # The host's address changed under the running swarm: the other managers cannot reach this one, and its swarm
     # requests only run into their deadlines (seconds each). Nothing more is asked.
     cut_off = bool(addresses and addresses.get("addresses") and local["is_manager"] and local["node_addr"]
                    and local["node_addr"] not in addresses["addresses"])
+    if p["settle_timeout"] and not cut_off:
+        local = settled(client, local, p["settle_timeout"])
     result: dict[str, Any] = {
         "changed": False,
         "local": local,

@@ -936,13 +936,50 @@ class Health:
     problems: list[str]
     unprobed: list[str]
     message: str
+    # problems that waiting does not clear (silent managers: no later read of the control manager shows them)
+    lasting: list[str] = field(default_factory=list)
+
+    @property
+    def waiting(self) -> list[str]:
+        """The problems a poll of the control manager waits for."""
+        return [p for p in self.problems if p not in self.lasting]
+
+
+def silent_managers(inv: Inventory, plan: Mapping[str, Any], probes: Mapping[str, Mapping[str, Any]]
+                    ) -> dict[str, str]:
+    """Present inventory managers this run leaves alone whose own engine, after the probe's re-reads, still
+    reports a swarm error (host -> the error): a manager that cannot serve swarm requests (it reaches no leader,
+    its requests run into their deadline) while the leader may still list it Ready and Reachable. Waiting does
+    not help it and no other manager's view shows it, so health names it."""
+    touched = {*(plan.get("manager_joiners") or []), *(plan.get("worker_joiners") or []),
+               *(plan.get("rejoin") or []), *(plan.get("promote") or []), *(plan.get("demote") or []),
+               *(plan.get("removals") or {}), *(plan.get("unlocked") or []),
+               *(_text(step.get("host")) for step in plan.get("readdress") or [])}
+    out = {}
+    for h in inv.present_managers:
+        local = (probes.get(h) or {}).get("local")
+        if h in touched or not isinstance(local, Mapping):
+            continue
+        if local.get("is_manager") and local.get("error"):
+            out[h] = _text(local.get("error"))
+    return out
+
+
+def silent_problem(host: str, error: str) -> str:
+    return (f"{host}: its engine is a manager but cannot serve swarm requests ({error}); check that it reaches the "
+            f"other managers on 2377/tcp and restart its engine; if it stays so, make it leave (docker swarm leave "
+            f"--force on {host}) and run site.yml again to join it anew")
 
 
 def health(inv: Inventory, plan: Mapping[str, Any], node_ids: Mapping[str, str], nodes: Sequence[Mapping[str, Any]],
-           swarm_id: str) -> Health:
+           swarm_id: str, silent: Optional[Mapping[str, str]] = None) -> Health:
     """Every present host Ready with the role the inventory gives it, managers Reachable, exactly one leader,
     one cluster, removed hosts gone. ``nodes``/``swarm_id``: as the control manager lists them now.
-    Entries of inventory hosts that could not be probed are not judged (they were reported already)."""
+    Entries of inventory hosts that could not be probed are not judged (they were reported already).
+    ``silent``: managers that cannot serve swarm requests (silent_managers): each is a problem of its own, and
+    its node entry is not judged again."""
+    silent = silent or {}
+    silent_ids = {node_ids.get(h) for h in silent} - {None, ""}
     by_id = {n.get("id"): n for n in nodes}
     keys = set(plan.get("unprobed_keys") or [])
     ids = set(node_ids.values())
@@ -963,9 +1000,11 @@ def health(inv: Inventory, plan: Mapping[str, Any], node_ids: Mapping[str, str],
     for h, cid in (plan.get("cluster_of") or {}).items():
         if cid != swarm_id and h not in foreign and h not in absent:
             problems.append(f"{h} is in cluster {cid}, not {swarm_id}")
+    lasting = [silent_problem(h, err) for h, err in silent.items()]
+    problems.extend(lasting)
     for n in nodes:
         if n.get("role") == "manager" and n.get("manager_reachability") != "reachable" \
-                and n.get("id") not in unprobed_ids:
+                and n.get("id") not in unprobed_ids and n.get("id") not in silent_ids:
             problems.append(f"manager {n.get('hostname')} ({n.get('id')}) is {n.get('manager_reachability')}")
     for h in inv.play_present:
         if not node_ids.get(h):
@@ -978,7 +1017,7 @@ def health(inv: Inventory, plan: Mapping[str, Any], node_ids: Mapping[str, str],
                 problems.append(f"{h}: still in the swarm")
         elif node_id not in by_id:
             problems.append(f"{h}: not in the swarm")
-        else:
+        elif h not in silent:
             n = by_id[node_id]
             if n.get("state") != "ready":
                 problems.append(f"{h}: {n.get('state')}")
@@ -993,7 +1032,7 @@ def health(inv: Inventory, plan: Mapping[str, Any], node_ids: Mapping[str, str],
     if unprobed:
         message += ("; not checked, could not be probed in this run (see their errors above): "
                     + ", ".join(_text(n.get("hostname")) for n in unprobed))
-    return Health(problems, [_text(n.get("hostname")) for n in unprobed], message)
+    return Health(problems, [_text(n.get("hostname")) for n in unprobed], message, lasting)
 
 
 # ------------------------------------------------------------------------------ playbooks (lifecycle)

@@ -189,6 +189,50 @@ def test_health_poll_gives_up_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -
     assert 4 <= clock["t"] <= 5
 
 
+def _silent_m2() -> dict[str, Any]:
+    """m1 leads and lists m2 Ready and Reachable; m2's own engine times out on every swarm request."""
+    nodes = [*NODES, node("id3", "m2", "manager")]
+    probes = {"m1": {**converged_probe("m1"), "nodes": nodes}, "w1": converged_probe("w1"),
+              "m2": {"local": {**local("active", "id3", "", True),
+                               "error": "rpc error: code = DeadlineExceeded desc = context deadline exceeded"},
+                     "nodes": [], "swarm": None, "swarm_unavailable": "This manager cannot read the swarm"}}
+    tv = task_vars({}, docker_swarm__plan={"control": "m1", "control_after": "m1", "swarm_id": "C1"},
+                   docker_swarm__node_ids={"m1": "id1", "w1": "id2", "m2": "id3"})
+    tv["groups"]["docker_swarm_manager"] = ["m1", "m2"]
+    tv["ansible_play_hosts"] = tv["ansible_play_hosts_all"] = ["m1", "w1", "m2"]
+    tv["hostvars"]["m2"] = {"ansible_host": "10.0.0.3"}
+    for h, p in probes.items():
+        tv["hostvars"][h]["docker_swarm__probe"] = p
+    return tv
+
+
+def test_health_names_a_manager_that_cannot_serve_without_waiting_for_it() -> None:
+    act = action({"stage": "health", "timeout": 30})
+    act._execute_module = MagicMock(side_effect=AssertionError("no poll: waiting does not clear it"))
+    with pytest.raises(AnsibleActionFail) as err:
+        act.run(task_vars=_silent_m2())
+    msg = str(err.value)
+    assert msg.startswith("The swarm is not healthy: m2: its engine is a manager but cannot serve swarm requests "
+                          "(rpc error: code = DeadlineExceeded")
+    assert "docker swarm leave --force on m2" in msg and "2377/tcp" in msg
+
+
+def test_health_polls_for_other_problems_and_still_names_the_silent_manager(monkeypatch: pytest.MonkeyPatch
+                                                                            ) -> None:
+    monkeypatch.setattr(_poll.time, "sleep", lambda seconds: None)
+    tv = _silent_m2()
+    listed = tv["hostvars"]["m1"]["docker_swarm__probe"]["nodes"]
+    down = [listed[0], {**listed[1], "state": "down"}, {**listed[2], "state": "down"}]
+    reads = iter([{"nodes": down, "swarm": {"id": "C1"}}, {"nodes": listed, "swarm": {"id": "C1"}}])
+    act = action({"stage": "health", "poll": True, "timeout": 30})
+    act._execute_module = lambda **kw: next(reads)
+    with pytest.raises(AnsibleActionFail) as err:
+        act.run(task_vars=tv)
+    assert next(reads, None) is None, "polled until w1 was ready again"
+    assert "w1" not in str(err.value) and "m2: down" not in str(err.value)
+    assert "m2: its engine is a manager but cannot serve swarm requests" in str(err.value)
+
+
 def test_control_and_removal_stages_for_playbooks() -> None:
     tv = task_vars({})
     tv["hostvars"]["m1"]["my_probe"] = converged_probe("m1")

@@ -1011,6 +1011,48 @@ def test_health_of_a_converged_plan():
     assert verdict.problems == [] and verdict.message == "Swarm swarm-a: 5 nodes, 3 managers, leader m1"
 
 
+# A manager whose own engine cannot serve swarm requests, while the leader lists it Ready and Reachable (seen on
+# Engine 20.10 after a SIGKILL and restart of a re-addressed manager; reproduced by blocking its outgoing 2377/tcp).
+SILENT_PROBES = {**FULL_PROBES, "m2": probe_manager("m2", cluster=None, unavailable="cannot read", error=ERR)}
+
+
+@pytest.mark.parametrize(("inv", "plan", "silent"), [
+    pytest.param(FULL, {}, {"m2": ERR}, id="left-alone"),
+    pytest.param(FULL, {"demote": ["m2"]}, {}, id="the-run-demotes-it"),
+    pytest.param(FULL, {"removals": {"m2": {}}}, {}, id="the-run-removes-it"),
+    pytest.param(FULL, {"rejoin": ["m2"]}, {}, id="the-run-rejoins-it"),
+    pytest.param(FULL, {"manager_joiners": ["m2"]}, {}, id="the-run-joins-it"),
+    pytest.param(FULL, {"readdress": [{"host": "m2"}]}, {}, id="the-run-moves-it"),
+    pytest.param(FULL, {"unlocked": ["m2"]}, {}, id="unlocked-in-this-run"),
+    pytest.param(inventory(["m1", "m3"], ["m2", "w1", "w2"]), {}, {}, id="a-worker-in-the-inventory"),
+    pytest.param(inventory(["m1", "m2", "m3"], ["w1", "w2"], hostvars={"m2": {"node_state": "absent"}}), {}, {},
+                 id="absent"),
+])
+def test_silent_managers(inv, plan, silent):
+    assert p.silent_managers(inv, plan, SILENT_PROBES) == silent
+
+
+def test_silent_managers_ignore_states_other_than_an_active_manager():
+    probes = {**FULL_PROBES, "m2": probe_inactive("m2", "pending", error=ERR), "m3": {"failed": True}}
+    assert p.silent_managers(FULL, {}, probes) == {}
+    assert p.silent_managers(FULL, {}, FULL_PROBES) == {}
+
+
+def test_health_names_a_silent_manager_once_and_does_not_wait_for_it():
+    plan = p.make_plan(FULL, SILENT_PROBES).as_dict()
+    assert not plan["changes"]
+    silent = p.silent_managers(FULL, plan, SILENT_PROBES)
+    nodes = members(["m1", "m2", "m3"], ["w1", "w2"], m2={"state": "down"})
+    verdict = p.health(FULL, plan, plan["node_ids"], nodes, A, silent)
+    assert verdict.problems == verdict.lasting == [p.silent_problem("m2", ERR)]
+    assert verdict.waiting == []
+    assert verdict.message.startswith("The swarm is not healthy: m2: its engine is a manager but cannot serve swarm "
+                                      f"requests ({ERR}); check that it reaches the other managers on 2377/tcp")
+    other = p.health(FULL, plan, plan["node_ids"], members(["m1", "m2", "m3"], ["w1", "w2"], w1={"state": "down"}),
+                     A, silent)
+    assert other.waiting == ["w1: down"] and other.lasting == verdict.lasting
+
+
 def test_joined_node_ids():
     assert p.joined_node_ids({"m1": "a", "w1": "b"}, {"w1": "c", "w2": "d", "w3": "", "w4": None}) == {
         "m1": "a", "w1": "c", "w2": "d"}

@@ -218,3 +218,55 @@ def test_manager_whose_address_is_gone_from_the_host_is_not_asked_for_nodes(engi
         assert res["swarm"] is None and res["nodes"] == [] and engine.requests == ["GET /info"]
     else:
         assert res["swarm_unavailable"] is None and len(res["nodes"]) == 3
+
+
+def test_settle_timeout_rereads_until_the_leader_is_back(engine, manager, run_module):
+    swarm, _worker = manager
+    swarm.has_leader = False
+
+    def leader_back(eng):
+        swarm.has_leader = True
+
+    engine.fail_next("GET /info", None, None, leader_back)
+    res = run_module(MAIN, {"nodes": True, "settle_timeout": 30})
+    assert not res.failed and res["local"]["error"] is None
+    assert res["swarm_unavailable"] is None and len(res["nodes"]) == 3
+    assert engine.requests == ["GET /info"] * 3 + ["GET /nodes"]
+
+
+def test_settle_timeout_bounds_the_whole_wait(engine, manager, run_module):
+    swarm, _worker = manager
+    swarm.has_leader = False
+    start = engine.clock.now()
+    res = run_module(MAIN, {"nodes": True, "settle_timeout": 10})
+    assert not res.failed
+    assert res["swarm_unavailable"].startswith("This manager cannot read the swarm: rpc error")
+    # no read starts after the deadline; the last pause ends on it
+    assert engine.clock.now() - start == pytest.approx(10)
+    assert 10 < engine.count("GET /info") < 30 and engine.count("GET /nodes") == 0
+
+
+@pytest.mark.parametrize("state", ["inactive", "pending", "locked"])
+def test_settle_timeout_does_not_wait_for_other_states(engine, run_module, state):
+    engine.make_manager()
+    engine.state, engine.error = state, "rpc error: code = DeadlineExceeded desc = context deadline exceeded"
+    start = engine.clock.now()
+    res = run_module(MAIN, {"settle_timeout": 30})
+    assert not res.failed and res["local"]["state"] == state
+    assert engine.requests == ["GET /info"] and engine.clock.now() == start
+
+
+def test_settle_timeout_does_not_wait_for_a_cut_off_manager(engine, manager, run_module, monkeypatch):
+    swarm, _worker = manager
+    swarm.has_leader = False
+    monkeypatch.setattr(swarm_node_info, "host_ipv4_addresses", lambda: {
+        "interfaces": {"eth0": "10.0.0.31"}, "default_ipv4": None, "addresses": ["10.0.0.31"]})
+    res = run_module(MAIN, {"nodes": True, "host_addresses": True, "settle_timeout": 30})
+    assert not res.failed and "cut off" in res["swarm_unavailable"]
+    assert engine.requests == ["GET /info"]
+
+
+def test_negative_settle_timeout_is_refused(engine, run_module):
+    res = run_module(MAIN, {"settle_timeout": -1})
+    assert res.failed and res["error_type"] == "InvalidParameter"
+    assert engine.requests == []

@@ -1,0 +1,74 @@
+"""Case 22: a manager whose own engine cannot serve swarm requests.
+
+Found by the randomized campaign (tests/campaign/RESULTS.md, seed 7 sequence 52): after a SIGKILL and restart, a
+manager's own control API timed out (``rpc error: code = DeadlineExceeded``, each request after the Engine's 20 s
+deadline) while the leader listed it ready and reachable. Measured before: site.yml re-probed it 15 times (about
+20 s each), called the swarm healthy and changed nothing, in 362 s.
+
+Reproduced here by dropping the manager's outgoing 2377/tcp once it is active: its raft and control requests reach
+no leader and run into their deadline, the leader still lists it Reachable (the leader's own connection to it
+works). Measured before with this reproduction: the run took 7 min 3 s (15 probe retries) and failed with
+"The swarm is not healthy: <host>: down", which does not say what is wrong. Now the probe's re-reads are bounded as
+a whole (docker_swarm_probe_retries x docker_swarm_wait_delay seconds), health names the manager with its error and
+what to do without waiting for it, and the advice (make it leave, run site.yml) brings it back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import relkit
+from relkit import ALL, MANAGERS
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+M1, M2 = MANAGERS[0], MANAGERS[1]
+STUCK = "DeadlineExceeded"
+
+
+def stuck(lab: Any, host: str) -> bool:
+    """The host's own engine is a manager whose swarm requests run into their deadline."""
+    swarm = (relkit.info(lab, host, timeout=30) or {}).get("Swarm") or {}
+    return bool(swarm.get("ControlAvailable")) and STUCK in (swarm.get("Error") or "")
+
+
+def listed_reachable(lab: Any, host: str) -> bool:
+    entry = next(n for n in relkit.nodes(lab, M1) if n["Description"]["Hostname"] == host)
+    return (entry.get("ManagerStatus") or {}).get("Reachability") == "reachable"
+
+
+def test_a_manager_that_cannot_serve_is_named_and_the_advice_brings_it_back(converged: Any, inv: Path,
+                                                                           record: Any) -> None:
+    lab = converged
+    case = record("22", "a manager whose own engine cannot serve swarm requests")
+    case.inject(f"{M2}'s outgoing 2377/tcp dropped while it is an active manager (its requests reach no leader, "
+                f"the leader still lists it reachable); site.yml")
+    lab.block(M2, 2377, direction="out")
+    try:
+        relkit.poll(f"{M2}'s own swarm requests time out", lambda: stuck(lab, M2), timeout=90, interval=1)
+        assert listed_reachable(lab, M2), f"{M1} no longer lists {M2} reachable"
+        run = relkit.playbook(inv, name=f"{M2} cannot serve")
+        msg = run.failed_with(f"{M2}: its engine is a manager but cannot serve swarm requests", STUCK,
+                              f"docker swarm leave --force on {M2}")
+        assert run.changed == 0, run.recap
+        assert f"{M2}: down" not in msg, "the node entry of the silent manager is judged once, by its own error"
+    finally:
+        lab.unblock(M2)
+    case.observe(f"the run failed in {run.seconds:.0f}s (before: 423 s, 'not healthy: {M2}: down'), changed=0: "
+                 f"'{msg[:150]}...'")
+
+    case = record("22.1", "the advice: the silent manager leaves, site.yml joins it anew")
+    old_id = relkit.swarm_of(lab, M2)["NodeID"]
+    case.inject(f"{M2} made to leave (docker swarm leave --force, as the message says); site.yml twice")
+    lab.docker(M2, "swarm", "leave", "--force")
+    run = relkit.playbook(inv, name=f"{M2} left: re-join").ok()
+    assert run.changed >= 1, run.recap
+    assert relkit.healthy(lab, ALL, MANAGERS) is None
+    new_id = relkit.swarm_of(lab, M2)["NodeID"]
+    assert new_id != old_id and old_id not in {n["ID"] for n in relkit.nodes(lab, M1)}
+    again = relkit.playbook(inv, name="re-run").ok()
+    assert again.changed == 0, again.recap
+    case.observe(f"{M2} re-joined as a manager with a new node ID, its old entry pruned, healthy "
+                 f"(changed={run.changed}, {run.seconds:.0f}s); re-run changed=0")
