@@ -338,6 +338,10 @@ class ActionModule(BackupStages, StagedAction):
         node_ids = plain(task_vars.get("docker_swarm__node_ids") or plan.get("node_ids") or {})
         args = self._args
         probes = self._probes(task_vars, inv)
+        # the managers in error at the probe, as health.yml read them again (with the health deadline)
+        for item in (task_vars.get("docker_swarm__recheck") or {}).get("results") or []:
+            if isinstance(item, Mapping) and isinstance(item.get("local"), Mapping) and item.get("item") in probes:
+                probes[str(item["item"])] = {**probes[str(item["item"])], "local": plain(item["local"])}
         silent = planner.silent_managers(inv, plan, probes)
         verdict = None
         if not args.get("poll"):

@@ -424,6 +424,9 @@ class Plan:
     # Hosts in the swarm whose address the inventory changed, in the order they move (managers one at a time).
     readdress: list[dict[str, Any]] = field(default_factory=list)
     unprobed_keys: list[str] = field(default_factory=list)
+    # Managers this run leaves alone whose own engine reported a swarm error at the probe (silent_managers): the
+    # health check reads them again, with its deadline, before it judges them.
+    recheck: list[str] = field(default_factory=list)
     preflight: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     preflight_listeners: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -771,7 +774,11 @@ def make_plan(inv: Inventory, probes: Mapping[str, Mapping[str, Any]], unlocked:
             plan.removals[h] = {"node_id": node_id, "drain": listed, "leave": leave, "remove": listed}
     if s.preflight and (plan.bootstrap or plan.joins):
         plan.preflight_listeners, plan.preflight = preflight_targets(inv, plan, local)
-    plan.warnings = [*plan_warnings(inv, local), *plan.warnings]
+    silent = silent_managers(inv, plan.as_dict(), probes)
+    plan.recheck = list(silent)
+    plan.warnings = [*plan_warnings(inv, local), *plan.warnings,
+                     *(f"{h}: its engine reports a swarm error ({err}); the health check reads it again before it "
+                       "judges the swarm" for h, err in silent.items())]
     plan.table, plan.summary = render(inv, plan, local)
     return plan
 

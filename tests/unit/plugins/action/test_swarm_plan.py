@@ -233,6 +233,16 @@ def test_health_polls_for_other_problems_and_still_names_the_silent_manager(monk
     assert "m2: its engine is a manager but cannot serve swarm requests" in str(err.value)
 
 
+def test_health_judges_a_manager_in_error_by_its_second_read() -> None:
+    tv = _silent_m2()
+    tv["docker_swarm__recheck"] = {"results": [{"item": "m2", "local": local("active", "id3", "C1", True)}]}
+    result = action({"stage": "health"}).run(task_vars=tv)
+    assert result["msg"].startswith("Swarm C1: 3 nodes, 2 managers, leader m1")
+    tv["docker_swarm__recheck"] = {"results": [{"item": "m2", "unreachable": True, "msg": "gone"}]}
+    with pytest.raises(AnsibleActionFail, match="m2: its engine is a manager but cannot serve"):
+        action({"stage": "health"}).run(task_vars=tv)
+
+
 def test_control_and_removal_stages_for_playbooks() -> None:
     tv = task_vars({})
     tv["hostvars"]["m1"]["my_probe"] = converged_probe("m1")

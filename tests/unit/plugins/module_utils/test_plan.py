@@ -1040,7 +1040,10 @@ def test_silent_managers_ignore_states_other_than_an_active_manager():
 
 def test_health_names_a_silent_manager_once_and_does_not_wait_for_it():
     plan = p.make_plan(FULL, SILENT_PROBES).as_dict()
-    assert not plan["changes"]
+    assert not plan["changes"] and plan["recheck"] == ["m2"]
+    assert plan["warnings"] == [f"m2: its engine reports a swarm error ({ERR}); the health check reads it again "
+                                "before it judges the swarm"]
+    assert p.make_plan(FULL, FULL_PROBES).recheck == []
     silent = p.silent_managers(FULL, plan, SILENT_PROBES)
     nodes = members(["m1", "m2", "m3"], ["w1", "w2"], m2={"state": "down"})
     verdict = p.health(FULL, plan, plan["node_ids"], nodes, A, silent)
