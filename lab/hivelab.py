@@ -685,8 +685,11 @@ def _sync_host_files(rootfs: Path) -> None:
         if dst.is_file() and not dst.is_symlink() and dst.read_bytes() == data:
             continue
         dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
+        # a temporary name of its own: threads of one process sync the same controller at once (tests/core)
+        fd, name_tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+        tmp = Path(name_tmp)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
         os.chmod(tmp, 0o644)
         if dst.is_symlink():
             dst.unlink()

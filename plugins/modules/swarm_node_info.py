@@ -562,17 +562,21 @@ def unavailable_reason(local: dict[str, Any]) -> Any:
     return None
 
 
-def settled(client: SwarmClient, local: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """Re-read /info while the node is a manager with a swarm error, starting no read after ``timeout`` seconds;
-    the local view as read last."""
-    deadline = client.clock() + timeout
+def settled(client: SwarmClient, local: dict[str, Any], started: float, timeout: float) -> dict[str, Any]:
+    """Re-read /info while the node is a manager with a swarm error, until ``timeout`` seconds after ``started``
+    (the first read's start): no read starts that the last read's duration says would end after it. The local
+    view as read last."""
+    deadline = started + timeout
+    took = client.clock() - started
     delays = poll_delays()
     while local["is_manager"] and local["error"]:
-        left = deadline - client.clock()
-        if left <= 0:
+        pause = next(delays)
+        if client.clock() + pause + took > deadline:
             break
-        client.sleep(min(next(delays), left))
+        client.sleep(pause)
+        t0 = client.clock()
         local = local_view(client.info(refresh=True))
+        took = client.clock() - t0
     return local
 
 
@@ -584,6 +588,7 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
                                "services.")
     if p["settle_timeout"] < 0:
         raise InvalidParameter(f"settle_timeout cannot be negative ({p['settle_timeout']:g}).")
+    started = client.clock()
     local = local_view(client.info())
     addresses = host_ipv4_addresses() if p["host_addresses"] else None
     # The host's address changed under the running swarm: the other managers cannot reach this one, and its swarm
@@ -591,7 +596,7 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
     cut_off = bool(addresses and addresses.get("addresses") and local["is_manager"] and local["node_addr"]
                    and local["node_addr"] not in addresses["addresses"])
     if p["settle_timeout"] and not cut_off:
-        local = settled(client, local, p["settle_timeout"])
+        local = settled(client, local, started, p["settle_timeout"])
     result: dict[str, Any] = {
         "changed": False,
         "local": local,
