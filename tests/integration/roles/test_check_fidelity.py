@@ -93,8 +93,12 @@ def name_of(event: dict[str, Any]) -> str:
 
 
 def own_node_report(event: dict[str, Any]) -> bool:
-    """A node update without a role or availability change (see the module docstring)."""
+    """The engine's own doing, not a write: a node update without a role or availability change (see the module
+    docstring), or the ingress network an engine creates by itself some time after its swarm started (seen after
+    an unlock, past the quiet period)."""
     attributes = (event.get("Actor") or {}).get("Attributes") or {}
+    if (event.get("Type"), event.get("Action"), name_of(event)) == ("network", "create", "ingress"):
+        return True
     return (event.get("Type"), event.get("Action")) == ("node", "update") and not (
         {"role.new", "availability.new"} & set(attributes))
 
