@@ -129,9 +129,9 @@ options:
       - On a manager whose Engine reports a swarm error (RV(local.error); typically no leader yet, after a manager
         was lost, or requests that run into the Engine's deadline), re-read C(GET /info) until the error clears or
         this many seconds have passed, then report what was read last. V(0) reads once.
-      - The option bounds the whole wait, however long each read takes (an Engine whose swarm requests time out answers
-        C(GET /info) only after its own request deadline, 20 seconds on current Engines); the module starts no
-        read after the deadline.
+      - The option bounds the whole call, counted from the first read, however long each read takes (an Engine whose
+        swarm requests time out answers C(GET /info) only after its own request deadline, 20 seconds on current
+        Engines); the module starts no read that the previous read's duration says would end after the deadline.
       - Not applied to a manager whose address is gone from the host (see O(host_addresses)); it never recovers by
         waiting.
     type: float
