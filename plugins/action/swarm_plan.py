@@ -155,6 +155,10 @@ class ActionModule(BackupStages, StagedAction):
             res = self._hostvar(task_vars, h, var)
             if isinstance(res, Mapping) and isinstance(res.get("local"), Mapping):
                 out[h] = res
+            # the probe's second read of a manager whose engine reported a swarm error (probe.yml)
+            second = self._hostvar(task_vars, h, f"{var}_again")
+            if isinstance(second, Mapping) and isinstance(second.get("local"), Mapping):
+                out[h] = second
         for loop_var in (outside, again):
             for item in (task_vars.get(loop_var) or {}).get("results") or []:
                 if isinstance(item, Mapping) and isinstance(item.get("local"), Mapping) and item.get("item"):

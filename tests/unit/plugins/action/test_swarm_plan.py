@@ -233,6 +233,15 @@ def test_health_polls_for_other_problems_and_still_names_the_silent_manager(monk
     assert "m2: its engine is a manager but cannot serve swarm requests" in str(err.value)
 
 
+def test_the_probes_second_read_of_a_manager_in_error_replaces_its_first() -> None:
+    tv = _silent_m2()
+    tv["hostvars"]["m2"]["docker_swarm__probe_again"] = {**tv["hostvars"]["m2"]["docker_swarm__probe"],
+                                                         "local": local("active", "id3", "C1", True)}
+    tv["hostvars"]["m1"]["docker_swarm__probe_again"] = {"skipped": True}
+    result = action({"stage": "health"}).run(task_vars=tv)
+    assert result["msg"].startswith("Swarm C1: 3 nodes, 2 managers, leader m1")
+
+
 def test_health_judges_a_manager_in_error_by_its_second_read() -> None:
     tv = _silent_m2()
     tv["docker_swarm__recheck"] = {"results": [{"item": "m2", "local": local("active", "id3", "C1", True)}]}
