@@ -147,9 +147,12 @@ class ActionModule(BackupStages, StagedAction):
                                  settings=settings)
 
     def _probes(self, task_vars: Mapping[str, Any], inv: planner.Inventory, var: str = "docker_swarm__probe",
-                outside: str = "docker_swarm__probe_outside", again: str = "docker_swarm__reprobe") -> dict[str, Any]:
+                outside: str = "docker_swarm__probe_outside", again: str = "docker_swarm__reprobe",
+                local_again: str = "") -> dict[str, Any]:
         """host -> swarm_node_info result, for every host whose probe succeeded: the play's own probe, the
-        delegated probe of managers outside the play, and a second probe after an unlock."""
+        delegated probe of managers outside the play, and a second probe after an unlock. ``local_again``: a
+        loop of ``local_only`` reads (health.yml's re-read of managers in error) whose ``local`` replaces the one
+        of the probe (the node list and the swarm stay the probe's)."""
         out: dict[str, Any] = {}
         for h in inv.play:
             res = self._hostvar(task_vars, h, var)
@@ -163,6 +166,10 @@ class ActionModule(BackupStages, StagedAction):
             for item in (task_vars.get(loop_var) or {}).get("results") or []:
                 if isinstance(item, Mapping) and isinstance(item.get("local"), Mapping) and item.get("item"):
                     out[str(item["item"])] = item
+        rereads = (task_vars.get(local_again) or {}).get("results") or [] if local_again else []
+        for item in rereads:
+            if isinstance(item, Mapping) and isinstance(item.get("local"), Mapping) and item.get("item") in out:
+                out[str(item["item"])] = {**out[str(item["item"])], "local": item["local"]}
         return plain(out)
 
     # ----------------------------------------------------------------------------------------- stages
@@ -341,11 +348,8 @@ class ActionModule(BackupStages, StagedAction):
         plan = task_vars.get("docker_swarm__plan") or {}
         node_ids = plain(task_vars.get("docker_swarm__node_ids") or plan.get("node_ids") or {})
         args = self._args
-        probes = self._probes(task_vars, inv)
-        # the managers in error at the probe, as health.yml read them again (with the health deadline)
-        for item in (task_vars.get("docker_swarm__recheck") or {}).get("results") or []:
-            if isinstance(item, Mapping) and isinstance(item.get("local"), Mapping) and item.get("item") in probes:
-                probes[str(item["item"])] = {**probes[str(item["item"])], "local": plain(item["local"])}
+        # the managers in error at the probe as health.yml read them again (with the health deadline)
+        probes = self._probes(task_vars, inv, local_again="docker_swarm__recheck")
         silent = planner.silent_managers(inv, plan, probes)
         verdict = None
         if not args.get("poll"):
