@@ -80,6 +80,9 @@ options:
     description:
       - Seconds to wait for a role change to complete, and (O(state=absent)) for the node to be C(down) and out of the
         raft. V(0) does not wait.
+      - Also how long a request that finds no leader is asked again (the managers are electing one, typically for
+        seconds, up to about a minute after a manager that was cut off came back); then the module fails with the
+        Engine's error. Nothing is changed without a leader.
     type: int
     default: 60
 notes:
@@ -414,6 +417,7 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
     p = module.params
     if p["wait_timeout"] < 0:
         raise InvalidParameter(f"wait_timeout cannot be negative ({p['wait_timeout']}).")
+    client.leader_wait = float(p["wait_timeout"])
     if p["labels_state"] == "replace" and p["labels"] is None and p["state"] == "present":
         module.warn("labels_state=replace has no effect without labels (use labels: {} to remove all).")
     client.info()

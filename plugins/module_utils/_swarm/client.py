@@ -30,6 +30,7 @@ from ansible_collections.hive.swarm.plugins.module_utils._swarm.errors import (
     EngineUnreachable,
     InvalidParameter,
     NodeNotFound,
+    NoLeader,
     NotAManager,
     NotInSwarm,
     SwarmError,
@@ -226,6 +227,11 @@ class SwarmClient:
         self.calls: list[str] = []
         self.sleep: Callable[[float], None] = _pause
         self.clock: Callable[[], float] = _now
+        # Seconds this client's requests that find no leader are asked again, all requests together (0: not at
+        # all). The managers elect one within seconds, up to about a minute after a manager that was cut off came
+        # back; a module that changes the swarm sets it to its wait_timeout.
+        self.leader_wait: float = 0.0
+        self.leader_waited: float = 0.0
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -275,7 +281,31 @@ class SwarmClient:
         return api
 
     def _call(self, operation: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run one Engine request, count it, and turn SDK/transport errors into typed errors."""
+        """Run one Engine request, count it, and turn SDK/transport errors into typed errors. A request that
+        finds no leader is asked again while the client has spent less than ``leader_wait`` seconds waiting for one
+        (the Engine applied nothing: a change without a leader is refused before it is proposed)."""
+        delays = poll_delays()
+        refused: Optional[float] = None
+        while True:
+            try:
+                result = self._call_once(operation, func, *args, **kwargs)
+            except NoLeader as err:
+                now = self.clock()
+                if refused is not None:  # the pause and the request's own time: a slow Engine does not stretch it
+                    self.leader_waited += now - refused
+                refused = now
+                pause = next(delays)
+                if self.leader_waited + pause > self.leader_wait:
+                    if self.leader_wait > 0:
+                        err.message += f" (still no leader within {self.leader_wait:g}s)"
+                    raise
+                self.sleep(pause)
+                continue
+            if refused is not None:
+                self.leader_waited += self.clock() - refused
+            return result
+
+    def _call_once(self, operation: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         self.calls.append(operation)
         try:
             return func(*args, **kwargs)

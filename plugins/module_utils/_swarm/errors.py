@@ -247,6 +247,12 @@ _TOO_NEW_RE = re.compile(r"client version (\S+) is too new\. maximum supported a
                          re.IGNORECASE)
 # docker-py's InvalidVersion texts
 _SDK_BELOW_RE = re.compile(r"api versions below ([0-9.]+) are no longer supported", re.IGNORECASE)
+class NoLeader(QuorumError):
+    """The manager asked has no leader at the moment: the managers lost the quorum, or they are electing a leader
+    (for a few seconds, up to about a minute after a manager that was cut off came back). A client with a
+    ``leader_wait`` asks again until that passes (SwarmClient._call)."""
+
+
 _SDK_METHOD_RE = re.compile(r"is not available for version < ([0-9.]+)", re.IGNORECASE)
 
 # (HTTP status or None for any, lower-case text contained in the explanation, error class, hint or None).
@@ -262,7 +268,7 @@ _API_ERROR_TABLE: tuple[tuple[Optional[int], str, type[SwarmError], Optional[str
     (None, "not part of a swarm", NotInSwarm, None),
     (None, "already part of a swarm", SwarmError, "The engine joined or created a swarm meanwhile; run again."),
     (None, "loss of quorum", QuorumError, None),
-    (None, "does not have a leader", QuorumError,
+    (None, "does not have a leader", NoLeader,
      "More than half of the managers must be up and reachable; recover them, or re-create the swarm from one "
      "manager with swarm_init force_new_cluster=true."),
     (None, "last manager", QuorumError, None),

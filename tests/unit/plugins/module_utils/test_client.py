@@ -752,3 +752,86 @@ def test_debian_sdk_without_distutils_gets_the_distutils_message():
     assert has_docker == "False"
     assert "docker 5.0.3 imports distutils, which Python 3.12 and newer no longer have" in message
     assert "python3-setuptools" in hint and "docker>=6" in hint
+
+
+NO_LEADER = ("rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers "
+             "are online. Make sure more than half of the managers are online.")
+
+
+class FakeClock:
+    """The client's clock and sleep: time passes only when the client sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def with_clock(client: c.SwarmClient) -> FakeClock:
+    clock = FakeClock()
+    client.clock, client.sleep = (lambda: clock.now), clock.sleep
+    return clock
+
+
+def test_no_leader_is_asked_again_within_leader_wait(engine, three_nodes):
+    _swarm, w1 = three_nodes
+    client = make(engine)
+    clock = with_clock(client)
+    client.leader_wait = 10
+    engine.fail_next("GET /nodes", *[ApiFailure(500, NO_LEADER)] * 4)
+    assert {n["ID"] for n in client.nodes()} >= {w1["ID"]}
+    assert engine.count("GET /nodes") == 5 and len(clock.slept) == 4
+    # a change too: the refused update was not applied, the next one is
+    engine.fail_next("POST /nodes/{id}/update", ApiFailure(500, NO_LEADER))
+    _result, sent = client.update_node(w1["ID"], lambda spec: {**spec, "Availability": "pause"})
+    assert sent["Availability"] == "pause" and w1["Spec"]["Availability"] == "pause"
+
+
+def test_no_leader_fails_at_once_without_leader_wait(engine, three_nodes):
+    client = make(engine)
+    clock = with_clock(client)
+    engine.fail_next("GET /nodes", ApiFailure(500, NO_LEADER))
+    with pytest.raises(e.NoLeader) as err:
+        client.nodes()
+    assert isinstance(err.value, e.QuorumError) and "still no leader" not in str(err.value)
+    assert engine.count("GET /nodes") == 1 and clock.slept == []
+
+
+def test_no_leader_gives_up_at_the_deadline_and_says_so(engine, three_nodes):
+    client = make(engine)
+    clock = with_clock(client)
+    client.leader_wait = 3
+    engine.fail_next("GET /nodes", *[ApiFailure(500, NO_LEADER)] * 100)
+    with pytest.raises(e.NoLeader, match=r"still no leader within 3s"):
+        client.nodes()
+    assert clock.now <= 3 and sum(clock.slept) == clock.now
+    assert 3 < engine.count("GET /nodes") < 100
+
+
+def test_other_quorum_refusals_are_not_asked_again(engine, three_nodes):
+    _swarm, w1 = three_nodes
+    client = make(engine)
+    clock = with_clock(client)
+    client.leader_wait = 10
+    engine.fail_next("POST /nodes/{id}/update", ApiFailure(500, "rpc error: code = FailedPrecondition desc = "
+                                                                "attempting to demote the last manager of the swarm"))
+    with pytest.raises(e.QuorumError) as err:
+        client.update_node(w1["ID"], lambda spec: {**spec, "Role": "worker"})
+    assert not isinstance(err.value, e.NoLeader) and clock.slept == []
+
+
+def test_the_leader_wait_is_one_budget_for_all_requests(engine, three_nodes):
+    client = make(engine)
+    clock = with_clock(client)
+    client.leader_wait = 4
+    engine.fail_next("GET /nodes", *[ApiFailure(500, NO_LEADER)] * 6)
+    client.nodes()
+    spent = client.leader_waited
+    assert 0 < spent <= 4 and spent == pytest.approx(clock.now)
+    engine.fail_next("GET /nodes", *[ApiFailure(500, NO_LEADER)] * 1000)
+    with pytest.raises(e.NoLeader):
+        client.nodes()
+    assert client.leader_waited <= 4 and clock.now <= 4

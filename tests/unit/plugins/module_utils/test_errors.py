@@ -20,7 +20,7 @@ CASES = [
     (400, "rpc error: code = FailedPrecondition desc = attempting to demote the last manager of the swarm",
      e.QuorumError),
     (503, "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers "
-          "are online.", e.QuorumError),
+          "are online.", e.NoLeader),
     (400, "node name \"w1\" is ambiguous and matches 2 nodes", e.AmbiguousNode),
     (500, "rpc error: code = Unknown desc = remote CA does not match fingerprint. Expected: abc", e.WrongSwarm),
     (500, "invalid join token", e.InvalidParameter),
@@ -184,6 +184,7 @@ def test_quorum_hints_per_use():
     # no-leader errors keep their own (recovery) hint whatever the operation
     no_leader = e.from_api_error(503, "The swarm does not have a leader.", "POST /nodes/{id}/update")
     assert "force_new_cluster" in no_leader.hint
+    assert isinstance(no_leader, e.NoLeader) and isinstance(no_leader, e.QuorumError)  # caught as a quorum problem
 
 
 def test_node_removal_refusals_have_hints():

@@ -338,6 +338,26 @@ def test_engine_quorum_refusal_is_typed(engine, swarm, run_module):
     assert "set force=true" not in res["msg"]
 
 
+NO_LEADER = ApiFailure(500, "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that "
+                                "too few managers are online. Make sure more than half of the managers are online.")
+
+
+def test_no_leader_is_waited_for_within_wait_timeout(engine, swarm, run_module):
+    """The managers are electing a leader (a manager that was cut off came back): the labels go through after it."""
+    engine.fail_next("GET /nodes", *[NO_LEADER] * 3)
+    engine.fail_next("POST /nodes/{id}/update", NO_LEADER)
+    res = run_module(MAIN, {"node": "w1", "labels": {"zone": "b"}, "wait_timeout": 30})
+    assert res.changed and node(swarm, "w1id")["Spec"]["Labels"] == {"keep": "me", "zone": "b"}
+    assert 0 < engine.clock.t <= 30
+
+
+def test_no_leader_past_wait_timeout_fails_and_changes_nothing(engine, swarm, run_module):
+    engine.fail_next("GET /nodes", *[NO_LEADER] * 1000)
+    res = run_module(MAIN, {"node": "w1", "labels": {"zone": "b"}, "wait_timeout": 5})
+    assert res.failed and res["error_type"] == "NoLeader" and "still no leader within 5s" in res["msg"]
+    assert no_changes(engine) and engine.clock.t <= 5
+
+
 def test_demoting_itself_returns_the_predicted_node(engine, swarm, run_module):
     res = run_module(MAIN, {"node": "m1", "role": "worker"})
     assert not res.failed and res.changed
