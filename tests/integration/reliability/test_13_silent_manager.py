@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import relkit
-from relkit import ALL, MANAGERS
+from relkit import ALL, MANAGERS, WORKERS
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -78,17 +78,22 @@ def test_a_manager_that_cannot_serve_is_named_and_the_advice_brings_it_back(
 
 
 def test_a_former_leader_catching_up_after_a_partition_is_waited_for(
-        converged: Any, inv: Path, record: Any) -> None:
+        converged: Any, inv: Path, record: Any, tmp_path: Path) -> None:
     """Case 22.2: the other side of case 22. A leader cut off for a minute reaches no leader for 30 to 75 s after
     its link comes back (measured on Engine 20.10: 29, 46 and 74 s); the randomized campaign's converge run right
-    after such a heal failed when health judged that manager by the probe alone (seed 7, sequence 27). Health reads
-    it again, with its deadline, and the run converges."""
+    after such a heal failed when health judged that manager by the probe alone (seed 7, sequence 27, session 9),
+    and at the labels step with 'The swarm does not have a leader' (the same sequence, session 10: the managers
+    were electing one). Health reads it again, with its deadline, swarm_node waits for a leader within its
+    wait_timeout, and the run converges, the new label applied."""
     lab = converged
     case = record("22.2", "a former leader catching up after a partition")
     listed = relkit.nodes(lab, M1)
     leader = next(n["Description"]["Hostname"] for n in listed if (n.get("ManagerStatus") or {}).get("Leader"))
+    worker = WORKERS[0]
+    labelled = relkit.write_inventory(lab, tmp_path / "labelled.yml",
+                                      host_vars={worker: {"docker_swarm_labels": {"partition": "healed"}}})
     case.inject(f"the leader {leader}'s link cut until it reports no leader, and {PARTITION} s more (the fault's "
-                "length), then healed; site.yml at once")
+                f"length), then healed; site.yml at once with a new label on {worker}")
     lab.cut(leader)
     try:
         relkit.poll(f"{leader} cut off: it reports no leader", lambda: "leader" in (
@@ -97,10 +102,15 @@ def test_a_former_leader_catching_up_after_a_partition_is_waited_for(
     finally:
         lab.heal(leader)
     in_error = (relkit.info(lab, leader, timeout=30) or {}).get("Swarm", {}).get("Error") or ""
-    run = relkit.playbook(inv, name=f"{leader} back from a partition").ok()
-    assert run.changed == 0, run.recap
-    assert relkit.healthy(lab, ALL, MANAGERS) is None
+    try:
+        run = relkit.playbook(labelled, name=f"{leader} back from a partition").ok()
+        assert run.changed == 1, run.recap  # the label, nothing else
+        assert relkit.healthy(lab, ALL, MANAGERS) is None
+        entry = next(n for n in relkit.nodes(lab, M1) if n["Description"]["Hostname"] == worker)
+        assert entry["Spec"]["Labels"].get("partition") == "healed", entry["Spec"]
+    finally:
+        lab.docker(M1, "node", "update", "--label-rm", "partition", worker, check=False)
     reread = "the health check reads it again" in run.out
     case.observe(f"{leader} right after the heal: '{in_error[:70] or 'no error'}'; the run "
                  f"{'read it again at the health check and ' if reread else ''}converged in {run.seconds:.0f}s, "
-                 "changed=0")
+                 f"changed=1 (the label on {worker})")
