@@ -202,6 +202,12 @@ class QuorumError(SwarmError):
         return None
 
 
+class NoLeader(QuorumError):
+    """The manager asked has no leader at the moment: the managers lost the quorum, or they are electing a leader
+    (for a few seconds, up to about a minute after a manager that was cut off came back). A client with a
+    ``leader_wait`` asks again until that passes (SwarmClient._call)."""
+
+
 class NodeNotFound(SwarmError):
     hint = "Address nodes by the ID the host's own /info reports (swarm_node_info local.node_id) or its hostname."
 
@@ -247,12 +253,6 @@ _TOO_NEW_RE = re.compile(r"client version (\S+) is too new\. maximum supported a
                          re.IGNORECASE)
 # docker-py's InvalidVersion texts
 _SDK_BELOW_RE = re.compile(r"api versions below ([0-9.]+) are no longer supported", re.IGNORECASE)
-class NoLeader(QuorumError):
-    """The manager asked has no leader at the moment: the managers lost the quorum, or they are electing a leader
-    (for a few seconds, up to about a minute after a manager that was cut off came back). A client with a
-    ``leader_wait`` asks again until that passes (SwarmClient._call)."""
-
-
 _SDK_METHOD_RE = re.compile(r"is not available for version < ([0-9.]+)", re.IGNORECASE)
 
 # (HTTP status or None for any, lower-case text contained in the explanation, error class, hint or None).

@@ -339,7 +339,7 @@ def test_engine_quorum_refusal_is_typed(engine, swarm, run_module):
 
 
 NO_LEADER = ApiFailure(500, "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that "
-                                "too few managers are online. Make sure more than half of the managers are online.")
+                       "too few managers are online. Make sure more than half of the managers are online.")
 
 
 def test_no_leader_is_waited_for_within_wait_timeout(engine, swarm, run_module):
