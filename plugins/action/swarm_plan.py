@@ -153,22 +153,22 @@ class ActionModule(BackupStages, StagedAction):
         delegated probe of managers outside the play, and a second probe after an unlock. ``local_again``: a
         loop of ``local_only`` reads (health.yml's re-read of managers in error) whose ``local`` replaces the one
         of the probe (the node list and the swarm stay the probe's)."""
+        def read(res: Any) -> bool:  # a swarm_node_info result with the engine's local view
+            return isinstance(res, Mapping) and isinstance(res.get("local"), Mapping)
+
+        def items(loop_var: str) -> list[Mapping[str, Any]]:  # a delegated loop's reads, by host
+            return [i for i in (task_vars.get(loop_var) or {}).get("results") or [] if read(i) and i.get("item")]
+
         out: dict[str, Any] = {}
         for h in inv.play:
-            res = self._hostvar(task_vars, h, var)
-            if isinstance(res, Mapping) and isinstance(res.get("local"), Mapping):
-                out[h] = res
-            # the probe's second read of a manager whose engine reported a swarm error (probe.yml)
-            second = self._hostvar(task_vars, h, f"{var}_again")
-            if isinstance(second, Mapping) and isinstance(second.get("local"), Mapping):
-                out[h] = second
-        for loop_var in (outside, again):
-            for item in (task_vars.get(loop_var) or {}).get("results") or []:
-                if isinstance(item, Mapping) and isinstance(item.get("local"), Mapping) and item.get("item"):
-                    out[str(item["item"])] = item
-        rereads = (task_vars.get(local_again) or {}).get("results") or [] if local_again else []
-        for item in rereads:
-            if isinstance(item, Mapping) and isinstance(item.get("local"), Mapping) and item.get("item") in out:
+            # the probe, or its second read of a manager whose engine reported a swarm error (probe.yml)
+            for res in (self._hostvar(task_vars, h, var), self._hostvar(task_vars, h, f"{var}_again")):
+                if read(res):
+                    out[h] = res
+        for item in items(outside) + items(again):
+            out[str(item["item"])] = item
+        for item in items(local_again):
+            if item["item"] in out:
                 out[str(item["item"])] = {**out[str(item["item"])], "local": item["local"]}
         return plain(out)
 
