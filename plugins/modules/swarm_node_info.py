@@ -269,6 +269,14 @@ swarm:
           caught up with a root CA rotation. Null when the Engine does not report it.
       type: str
       version_added: 1.0.0
+settling:
+  description:
+    - The node is a manager whose Engine still reports a swarm error (RV(local.error)) and whose address is still on
+      the host; waiting may clear it (what O(settle_timeout) waits for). False when it was read without an error,
+      on a worker, or on a manager cut off from the swarm.
+  returned: always
+  type: bool
+  sample: false
 swarm_unavailable:
   description:
     - Why manager data (RV(swarm), RV(nodes), RV(node), tokens) is not available on this node; null when it is.
@@ -562,6 +570,11 @@ def unavailable_reason(local: dict[str, Any]) -> Any:
     return None
 
 
+def may_settle(local: dict[str, Any]) -> bool:
+    """A manager whose Engine reports a swarm error: another read later may find it cleared."""
+    return bool(local["is_manager"] and local["error"])
+
+
 def settled(client: SwarmClient, local: dict[str, Any], started: float, timeout: float) -> dict[str, Any]:
     """Re-read /info while the node is a manager with a swarm error, until ``timeout`` seconds after ``started``
     (the first read's start): no read starts that the last read's duration says would end after it. The local
@@ -569,7 +582,7 @@ def settled(client: SwarmClient, local: dict[str, Any], started: float, timeout:
     deadline = started + timeout
     took = client.clock() - started
     delays = poll_delays()
-    while local["is_manager"] and local["error"]:
+    while may_settle(local):
         pause = next(delays)
         if client.clock() + pause + took > deadline:
             break
@@ -600,6 +613,7 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
     result: dict[str, Any] = {
         "changed": False,
         "local": local,
+        "settling": may_settle(local) and not cut_off,
         "swarm": swarm_view(client.cluster) if local["is_manager"] and not cut_off else None,
         "swarm_unavailable": (f"This manager advertises {local['node_addr']}, an address this host no longer has: "
                               "it is cut off from the swarm (re-address it)." if cut_off

@@ -229,7 +229,7 @@ def test_settle_timeout_rereads_until_the_leader_is_back(engine, manager, run_mo
 
     engine.fail_next("GET /info", None, None, leader_back)
     res = run_module(MAIN, {"nodes": True, "settle_timeout": 30})
-    assert not res.failed and res["local"]["error"] is None
+    assert not res.failed and res["local"]["error"] is None and res["settling"] is False
     assert res["swarm_unavailable"] is None and len(res["nodes"]) == 3
     assert engine.requests == ["GET /info"] * 3 + ["GET /nodes"]
 
@@ -241,6 +241,7 @@ def test_settle_timeout_bounds_the_whole_wait(engine, manager, run_module):
     res = run_module(MAIN, {"nodes": True, "settle_timeout": 10})
     assert not res.failed
     assert res["swarm_unavailable"].startswith("This manager cannot read the swarm: rpc error")
+    assert res["settling"] is True  # still in error: the role's probe reads it again, health names it
     # no read starts after the deadline
     assert 9 < engine.clock.now() - start <= 10
     assert 10 < engine.count("GET /info") < 30 and engine.count("GET /nodes") == 0
@@ -269,7 +270,7 @@ def test_settle_timeout_does_not_wait_for_other_states(engine, run_module, state
     engine.state, engine.error = state, "rpc error: code = DeadlineExceeded desc = context deadline exceeded"
     start = engine.clock.now()
     res = run_module(MAIN, {"settle_timeout": 30})
-    assert not res.failed and res["local"]["state"] == state
+    assert not res.failed and res["local"]["state"] == state and res["settling"] is False
     assert engine.requests == ["GET /info"] and engine.clock.now() == start
 
 
@@ -279,7 +280,7 @@ def test_settle_timeout_does_not_wait_for_a_cut_off_manager(engine, manager, run
     monkeypatch.setattr(swarm_node_info, "host_ipv4_addresses", lambda: {
         "interfaces": {"eth0": "10.0.0.31"}, "default_ipv4": None, "addresses": ["10.0.0.31"]})
     res = run_module(MAIN, {"nodes": True, "host_addresses": True, "settle_timeout": 30})
-    assert not res.failed and "cut off" in res["swarm_unavailable"]
+    assert not res.failed and "cut off" in res["swarm_unavailable"] and res["settling"] is False
     assert engine.requests == ["GET /info"]
 
 
