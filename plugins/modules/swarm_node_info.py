@@ -443,6 +443,15 @@ host_addresses:
       elements: str
       sample: ["10.0.0.11", "10.0.0.21"]
       version_added: 1.0.0
+    udp_in_use:
+      description:
+        - The swarm's UDP ports (7946 gossip, 4789 VXLAN) that a socket on the host already holds on every address
+          (from the kernel's socket tables), for example the kernel's VXLAN socket an engine that was in a swarm
+          leaves behind. Nothing else can listen on such a port, so the preflight check does not try it.
+      type: list
+      elements: int
+      sample: [4789]
+      version_added: 1.0.0
 certificate:
   description:
     - This node's swarm certificate (public data only), null when it cannot be read (see RV(certificate_unavailable)).

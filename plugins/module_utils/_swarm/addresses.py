@@ -169,9 +169,42 @@ def local_ipv4_addresses(fib_trie: str = "/proc/net/fib_trie") -> list[str]:
     return list(dict.fromkeys(out))
 
 
+# The swarm's UDP ports (gossip, VXLAN data path) that host_ipv4_addresses reports as held on every address.
+SWARM_UDP_PORTS = (7946, 4789)
+UDP_TABLES = ("/proc/net/udp", "/proc/net/udp6")
+
+
+def udp_ports_in_use(ports: tuple[int, ...] = SWARM_UDP_PORTS, tables: tuple[str, ...] = UDP_TABLES) -> list[int]:
+    """Those of ``ports`` a UDP socket on this host holds on every address (bound to 0.0.0.0 or ::), from the
+    kernel's socket tables - kernel sockets included, such as the VXLAN socket a swarm engine leaves behind.
+    Nothing else can bind such a port, so nothing can answer a probe of it. A table that cannot be read
+    counts as empty."""
+    wanted = set(ports)
+    held = set()
+    for table in tables:
+        try:
+            with open(table, encoding="ascii") as handle:
+                lines = handle.read().splitlines()[1:]
+        except (OSError, UnicodeDecodeError):
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 2 or ":" not in fields[1]:
+                continue
+            addr, _colon, port_hex = fields[1].rpartition(":")
+            try:
+                port = int(port_hex, 16)
+            except ValueError:
+                continue
+            if port in wanted and addr.strip("0") == "":
+                held.add(port)
+    return sorted(held)
+
+
 def host_ipv4_addresses(route_table: str = "/proc/net/route", fib_trie: str = "/proc/net/fib_trie") -> dict[str, Any]:
-    """This host's interfaces with their IPv4 address, the IPv4 address of the default route's interface, and
-    every IPv4 address of the host (``addresses``)."""
+    """This host's interfaces with their IPv4 address, the IPv4 address of the default route's interface,
+    every IPv4 address of the host (``addresses``) and the swarm UDP ports already held on every address
+    (``udp_in_use``)."""
     interfaces = {}
     for _index, name in socket.if_nameindex():
         addr = interface_ipv4(name)
@@ -179,7 +212,7 @@ def host_ipv4_addresses(route_table: str = "/proc/net/route", fib_trie: str = "/
             interfaces[name] = addr
     default = default_route_interface(route_table)
     return {"interfaces": interfaces, "default_ipv4": interfaces.get(default) if default else None,
-            "addresses": local_ipv4_addresses(fib_trie)}
+            "addresses": local_ipv4_addresses(fib_trie), "udp_in_use": udp_ports_in_use()}
 
 
 def engine_is_local(docker_host: str) -> bool:

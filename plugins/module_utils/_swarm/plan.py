@@ -773,7 +773,7 @@ def make_plan(inv: Inventory, probes: Mapping[str, Mapping[str, Any]], unlocked:
         if listed or leave:
             plan.removals[h] = {"node_id": node_id, "drain": listed, "leave": leave, "remove": listed}
     if s.preflight and (plan.bootstrap or plan.joins):
-        plan.preflight_listeners, plan.preflight = preflight_targets(inv, plan, local)
+        plan.preflight_listeners, plan.preflight = preflight_targets(inv, plan, local, addresses)
     silent = silent_managers(inv, plan.as_dict(), probes)
     plan.recheck = list(silent)
     plan.warnings = [*plan_warnings(inv, local), *plan.warnings,
@@ -791,13 +791,17 @@ def joined_node_ids(plan_ids: Mapping[str, str], joined: Mapping[str, Any]) -> d
 
 
 # ------------------------------------------------------------------------------------------ preflight
-def preflight_targets(inv: Inventory, plan: Plan, local: Mapping[str, Mapping[str, Any]]
+def preflight_targets(inv: Inventory, plan: Plan, local: Mapping[str, Mapping[str, Any]],
+                      host_addresses: Optional[Mapping[str, Mapping[str, Any]]] = None
                       ) -> tuple[list[str], dict[str, list[dict[str, Any]]]]:
     """Who listens and who tries which ports. Hosts not active in a swarm yet listen on the swarm ports (nothing
     else listens there yet); every play host then tries, on every other host it will share the swarm with,
     2377/tcp of managers and 7946/tcp, plus 7946/udp and 4789/udp of the listening hosts. Pairs of hosts that are
     both active already are proven by the running swarm and skipped. An active host's engine listens on 7946/tcp,
-    and on 2377/tcp only while it is a manager; its UDP ports cannot be checked (the engine's or the kernel's)."""
+    and on 2377/tcp only while it is a manager; its UDP ports cannot be checked (the engine's or the kernel's).
+    Neither can a UDP port the probe found held on a listening host (``host_addresses[h]["udp_in_use"]``: the
+    kernel's VXLAN socket of an engine that was in a swarm): nothing could echo, it is not tried."""
+    held = {h: set((found or {}).get("udp_in_use") or []) for h, found in (host_addresses or {}).items()}
     active = {h for h, v in local.items() if v.get("state") == "active"}
     settled = active - set(plan.foreign) - set(plan.rejoin)  # a host that moves is checked like a new one
     listeners = [h for h in inv.play_present if h not in active and plan.addrs.get(h)]
@@ -813,7 +817,7 @@ def preflight_targets(inv: Inventory, plan: Plan, local: Mapping[str, Mapping[st
             # An active host's engine listens on 2377 only while it is a manager (one to promote does not yet).
             manager_port = dst in inv.managers and (dst not in active or bool(local[dst].get("is_manager")))
             tcp = ([SWARM_PORT] if manager_port else []) + [GOSSIP_PORT]
-            udp = [GOSSIP_PORT, VXLAN_PORT] if dst in listeners else []
+            udp = [p for p in (GOSSIP_PORT, VXLAN_PORT) if p not in held.get(dst, ())] if dst in listeners else []
             targets.append({"name": dst, "addr": plan.addrs[dst], "tcp": tcp, "udp": udp})
         if targets:
             out[src] = targets

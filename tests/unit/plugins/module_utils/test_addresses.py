@@ -100,3 +100,30 @@ def test_local_ipv4_addresses_reads_secondary_addresses(tmp_path):
     path.write_text(FIB_TRIE)
     assert a.local_ipv4_addresses(str(path)) == ["198.18.48.11", "198.18.48.21"]
     assert a.local_ipv4_addresses(str(tmp_path / "missing")) == []
+
+
+UDP4 = """  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+ 9519: 00000000:12B5 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 5127099 2 0000 0
+  101: 0B3012C6:1F0A 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 5127100 2 0000 0
+  102: 00000000:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 5127101 2 0000 0
+"""
+UDP6 = """  sl  local_address                         remote_address                        st tx_queue rx_queue
+12676: 00000000000000000000000000000000:1F0A 00000000000000000000000000000000:0000 07 00000000:00000000
+"""
+
+
+def test_udp_ports_in_use_reads_wildcard_sockets_from_both_tables(tmp_path):
+    udp4, udp6 = tmp_path / "udp", tmp_path / "udp6"
+    udp4.write_text(UDP4)
+    udp6.write_text(UDP6)
+    # 4789 on 0.0.0.0 (the kernel's VXLAN socket), 7946 on :: (an engine's gossip); 7946 on one IPv4 address only
+    # does not hold the port for every address, 53 is not a swarm port
+    assert a.udp_ports_in_use(tables=(str(udp4), str(udp6))) == [4789, 7946]
+    assert a.udp_ports_in_use(tables=(str(udp4),)) == [4789]
+    assert a.udp_ports_in_use(ports=(7946,), tables=(str(udp4),)) == []
+
+
+def test_udp_ports_in_use_without_readable_tables(tmp_path):
+    broken = tmp_path / "udp"
+    broken.write_text("header only\nnot a socket line\n")
+    assert a.udp_ports_in_use(tables=(str(tmp_path / "missing"), str(broken))) == []

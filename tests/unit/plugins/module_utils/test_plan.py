@@ -820,6 +820,13 @@ PREFLIGHTS = [
 ]
 
 
+PREFLIGHTS.append(pytest.param(
+    inventory(["m1"], ["w1"]),
+    {"m1": probe_inactive("m1"), "w1": probe_inactive("w1", addresses={**host_addresses("w1"), "udp_in_use": [4789]})},
+    ["m1", "w1"], {"m1": [target("w1", (7946,), (7946,))], "w1": [target("m1", (2377, 7946), ALL_UDP)]},
+    id="a-udp-port-held-on-a-listener-is-not-tried"))
+
+
 @pytest.mark.parametrize(("inv", "probes", "listeners", "targets"), PREFLIGHTS)
 def test_preflight_targets(inv, probes, listeners, targets):
     plan = p.make_plan(inv, probes)
