@@ -1483,9 +1483,14 @@ class Lab:
         argv = self._nsenter(h) + self._dockerd_argv(h)
         # a fetched engine's helpers (docker-proxy) come first in its PATH; containerd and runc are the system's
         bin_dir = engine_bin_dir(self.engine(h), self.root)
+        # containerd writes a stack dump to $TMPDIR when it is told to (dockerd does so when it stops it): the
+        # host's own directory keeps them, and `down` removes it
+        env = _env(f"{self.name}/{h.name}/engine", path_first=bin_dir)
+        env["TMPDIR"] = str(h.dir / "tmp")
+        (h.dir / "tmp").mkdir(exist_ok=True)
         with open(h.dir / "dockerd.log", "ab") as logf:
             subprocess.run(["setsid", "-f", *argv], stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, check=True,
-                           env=_env(f"{self.name}/{h.name}/engine", path_first=bin_dir), cwd="/")
+                           env=env, cwd="/")
 
     def _start_sshd(self, h: Host) -> None:
         if self._verified_pid(h, "sshd"):
