@@ -28,7 +28,7 @@ HOST_VARS = ("docker_swarm_advertise_addr", "docker_swarm_interface", "docker_sw
 SETTINGS_VARS = ("docker_swarm_manager_group", "docker_swarm_worker_group", "docker_swarm_allow_many_managers",
                  "docker_swarm_force_rejoin", "docker_swarm_prune_stale_nodes", "docker_swarm_prune_down_nodes",
                  "docker_swarm_init_ignore_unreachable", "docker_swarm_autolock", "docker_swarm_init_options",
-                 "docker_swarm_unlock_key", "docker_swarm_preflight")
+                 "docker_swarm_unlock_key", "docker_swarm_preflight", "docker_swarm_rejoin_silent_managers")
 MAX_MANAGERS = 7
 SWARM_PORT = 2377
 GOSSIP_PORT = 7946
@@ -129,6 +129,7 @@ class Settings:
     init_autolock: bool = False
     have_unlock_key: bool = False
     preflight: bool = True
+    rejoin_silent_managers: bool = False
 
     @classmethod
     def from_vars(cls, values: Mapping[str, Any]) -> Settings:
@@ -146,6 +147,7 @@ class Settings:
             init_autolock=_bool(init_options.get("autolock")) if isinstance(init_options, Mapping) else False,
             have_unlock_key=bool(_text(values.get("docker_swarm_unlock_key"))),
             preflight=_bool(values.get("docker_swarm_preflight", True)),
+            rejoin_silent_managers=_bool(values.get("docker_swarm_rejoin_silent_managers")),
         )
 
 
@@ -411,6 +413,10 @@ class Plan:
     # Hosts whose engine still runs the raft of a swarm that dropped them (see removed_members): they leave it
     # (swarm_leave force) and join like new hosts.
     rejoin: list[str] = field(default_factory=list)
+    # Managers whose own engine cannot serve swarm requests, made to leave and join anew because
+    # docker_swarm_rejoin_silent_managers is set (host -> the engine's error; they are in rejoin too, their old
+    # entry in stale).
+    rejoin_silent: dict[str, str] = field(default_factory=dict)
     stale: list[dict[str, str]] = field(default_factory=list)
     manager_joiners: list[str] = field(default_factory=list)
     worker_joiners: list[str] = field(default_factory=list)
@@ -707,6 +713,13 @@ def make_plan(inv: Inventory, probes: Mapping[str, Mapping[str, Any]], unlocked:
     plan.unprobed_keys = [k for h in unprobed if h in inv.hosts
                           for k in dict.fromkeys([h, inv.hosts[h].target, inv.hosts[h].advertise_addr]) if k]
     plan.stale = find_stale(inv, local, nodes, plan.node_ids, plan.addrs, plan.unprobed_keys)
+    if s.rejoin_silent_managers and not plan.bootstrap:
+        plan.rejoin_silent = silent_to_rejoin(inv, local, nodes, plan.control, plan.rejoin)
+        plan.rejoin += list(plan.rejoin_silent)
+        listed = {n["id"]: n for n in nodes}
+        plan.stale += [{"id": _text(n.get("id")), "hostname": _text(n.get("hostname")), "role": _text(n.get("role")),
+                        "state": _text(n.get("state"))}
+                       for n in (listed[local[h]["node_id"]] for h in plan.rejoin_silent)]
     # A locked engine is in the swarm (unlocked first, or only predicted so in check mode): it does not join.
     in_swarm = {h for h, v in local.items() if v.get("state") in ("active", "locked")}
     must_join = list(dict.fromkeys([h for h in inv.play_present if h not in in_swarm] + plan.foreign + plan.rejoin))
@@ -893,7 +906,9 @@ def render(inv: Inventory, plan: Plan, local: Mapping[str, Mapping[str, Any]]) -
             actions.append("init (creates the swarm)")
         if h in plan.foreign:
             actions.append("leave its swarm")
-        if h in plan.rejoin:
+        if h in plan.rejoin_silent:
+            actions.append(f"leave and join anew (its engine cannot serve swarm requests: {plan.rejoin_silent[h]})")
+        elif h in plan.rejoin:
             actions.append("leave its stale raft (dropped by the swarm)")
         if h in plan.manager_joiners:
             actions.append("join as manager")
@@ -974,6 +989,31 @@ def silent_managers(inv: Inventory, plan: Mapping[str, Any], probes: Mapping[str
         if local.get("is_manager") and local.get("error"):
             out[h] = _text(local.get("error"))
     return out
+
+
+def silent_to_rejoin(inv: Inventory, local: Mapping[str, Mapping[str, Any]], nodes: Sequence[Mapping[str, Any]],
+                     control: str, rejoin: Sequence[str]) -> dict[str, str]:
+    """With docker_swarm_rejoin_silent_managers: the play's managers whose own engine, after the probe's re-reads,
+    still reports a swarm error while the control manager lists their node (host -> the error). Each leaves, its
+    entry is removed and it joins anew: what silent_problem tells an operator to do. Only when the swarm has its
+    quorum now with all of them counted as unreachable (however the leader lists them): each removal is then
+    committed by the managers that serve, and every step after it keeps the quorum. Otherwise none is touched and
+    the health check names them."""
+    listed = {_text(n.get("id")): n for n in nodes}
+    found = {}
+    for h in inv.play_managers:
+        v = local.get(h) or {}
+        if h == control or h in rejoin or not (v.get("state") == "active" and v.get("is_manager") and v.get("error")):
+            continue
+        if _text(v.get("node_id")) in listed:
+            found[h] = _text(v.get("error"))
+    if not found:
+        return {}
+    silent_ids = {_text(local[h].get("node_id")) for h in found}
+    managers = [n for n in nodes if n.get("role") == "manager"]
+    serving = [n for n in managers
+               if n.get("manager_reachability") == "reachable" and _text(n.get("id")) not in silent_ids]
+    return found if quorum.ManagerCounts(total=len(managers), reachable=len(serving)).has_quorum else {}
 
 
 def silent_problem(host: str, error: str) -> str:

@@ -1401,3 +1401,45 @@ def test_a_pending_host_with_the_node_id_of_a_dropped_entry_rejoins():
     # a pending joiner without a node ID yet is not judged (its join goes on, swarm_join settles it)
     probes["m3"] = probe_inactive("m3", state="pending")
     assert p.removed_members(probes) == ["m2"]
+
+
+REJOIN = inventory(["m1", "m2", "m3"], ["w1", "w2"], rejoin_silent_managers=True)
+
+
+def test_a_silent_manager_is_made_to_leave_and_join_anew_when_asked():
+    plan = p.make_plan(REJOIN, SILENT_PROBES)
+    assert plan.rejoin_silent == {"m2": ERR} and plan.rejoin == ["m2"] and plan.manager_joiners == ["m2"]
+    assert plan.stale == [{"id": "node-m2", "hostname": "m2", "role": "manager", "state": "ready"}]
+    assert plan.recheck == [] and plan.refusals == [] and plan.changes
+    assert plan.control == "m1" and plan.promote == plan.demote == []
+    assert any(line.startswith("m2") and f"leave and join anew (its engine cannot serve swarm requests: {ERR})" in line
+               and "join as manager" in line for line in plan.table), plan.table
+    # the preflight checks it like a host that moves; without the option the health check names it (case 22)
+    assert "m2" in [t["name"] for t in plan.preflight["m1"]]
+    assert p.make_plan(FULL, SILENT_PROBES).rejoin_silent == {}
+
+
+def test_silent_managers_are_left_to_the_health_check_when_the_swarm_has_no_quorum_without_them():
+    # m2 and m3 both silent: 1 of 3 managers serves, below the quorum of 2 (removing them could not be committed)
+    probes = {**SILENT_PROBES, "m3": probe_manager("m3", cluster=None, unavailable="cannot read", error=ERR)}
+    plan = p.make_plan(REJOIN, probes)
+    assert plan.rejoin_silent == {} and plan.rejoin == [] and plan.stale == []
+    assert plan.recheck == ["m2", "m3"] and plan.refusals == []
+    # of 5 managers, 2 silent: 3 serve, the quorum of 5
+    five = inventory(["m1", "m2", "m3", "m4", "m5"], ["w1"], rejoin_silent_managers=True)
+    probes = {**swarm(["m1", "m2", "m3", "m4", "m5"], ["w1"]),
+              **{h: probe_manager(h, cluster=None, unavailable="cannot read", error=ERR) for h in ("m4", "m5")}}
+    plan = p.make_plan(five, probes)
+    assert plan.rejoin_silent == {"m4": ERR, "m5": ERR} and plan.manager_joiners == ["m4", "m5"]
+    assert [e["id"] for e in plan.stale] == ["node-m4", "node-m5"] and plan.refusals == []
+
+
+def test_silent_to_rejoin_skips_the_control_manager_hosts_outside_the_play_and_unlisted_nodes():
+    local = {h: v["local"] for h, v in SILENT_PROBES.items()}
+    nodes = SILENT_PROBES["m1"]["nodes"]
+    assert p.silent_to_rejoin(REJOIN, local, nodes, "m2", []) == {}
+    assert p.silent_to_rejoin(REJOIN, local, nodes, "m1", ["m2"]) == {}
+    limited = inventory(["m1", "m2", "m3"], ["w1", "w2"], play=["m1", "m3", "w1", "w2"], rejoin_silent_managers=True)
+    assert p.silent_to_rejoin(limited, local, nodes, "m1", []) == {}
+    assert p.silent_to_rejoin(REJOIN, local, [n for n in nodes if n["id"] != "node-m2"], "m1", []) == {}
+    assert p.silent_to_rejoin(REJOIN, local, nodes, "m1", []) == {"m2": ERR}
