@@ -120,22 +120,14 @@ def test_a_former_leader_catching_up_after_a_partition_is_waited_for(
                  f"changed=1 (the label on {worker})")
 
 
-def test_with_the_option_the_run_makes_a_silent_manager_leave_and_join_anew(converged: Any, inv: Path,
-                                                                           record: Any) -> None:
-    """Case 22.3: case 22's manager with docker_swarm_rejoin_silent_managers: true. The run plans "leave and join
-    anew" for it (its old entry removed, a leave, a join as manager) and converges in one run. The fault (its
-    outgoing 2377/tcp dropped) is lifted as soon as the plan is shown: the manager joins over that port again, and a
-    manager that is stuck without a block (the campaign's case) needs no unblocking."""
-    lab = converged
-    case = record("22.3", "docker_swarm_rejoin_silent_managers: the run makes a silent manager join anew")
-    old_id = relkit.swarm_of(lab, M2)["NodeID"]
-    case.inject(f"{M2}'s outgoing 2377/tcp dropped until its requests time out; site.yml -e "
-                f"docker_swarm_rejoin_silent_managers=true, the block lifted once the plan is shown")
+def run_while_silent(lab: Any, inv: Path, name: str, *args: str) -> tuple[relkit.Run, str]:
+    """site.yml (with ``args``) while M2 cannot serve: its outgoing 2377/tcp dropped until its requests time out,
+    lifted as soon as the plan shows M2 (the run joins it over that port again). Returns the run and M2's plan row."""
     lab.block(M2, 2377, direction="out")
     lines: list[str] = []
     try:
         relkit.poll(f"{M2}'s own swarm requests time out", lambda: stuck(lab, M2), timeout=90, interval=1)
-        proc, t0 = relkit.start_playbook(inv, "-e", "docker_swarm_rejoin_silent_managers=true")
+        proc, t0 = relkit.start_playbook(inv, *args)
         assert proc.stdout is not None
         for line in proc.stdout:  # ends when ansible-playbook closes its output (every step of it is bounded)
             lines.append(line)
@@ -144,15 +136,40 @@ def test_with_the_option_the_run_makes_a_silent_manager_leave_and_join_anew(conv
     finally:
         lab.unblock(M2)
     rest = proc.communicate(timeout=900)[0]
-    run = relkit.Run(proc.returncode, "".join(lines) + rest, time.monotonic() - t0, f"{M2} silent: rejoin").ok()
-    planned = next((line.strip() for line in lines if line.startswith(M2)), "")
+    run = relkit.Run(proc.returncode, "".join(lines) + rest, time.monotonic() - t0, name)
+    print(f"[{name}] rc={run.rc} changed={run.changed} {run.seconds:.1f}s")
+    return run, next((line.strip() for line in lines if line.startswith(M2)), "")
+
+
+def test_with_the_option_the_run_makes_a_silent_manager_leave_and_join_anew(converged: Any, inv: Path,
+                                                                           record: Any) -> None:
+    """Case 22.3: case 22's manager with docker_swarm_rejoin_silent_managers: true. The run plans "leave and join
+    anew" for it (its old entry removed, a leave, a join as manager) and converges in one run; --check plans and
+    predicts the same and changes nothing. The fault (its outgoing 2377/tcp dropped) is lifted as soon as the plan
+    is shown: the manager joins over that port again (a manager that is stuck without a block, the campaign's case,
+    needs no unblocking)."""
+    lab = converged
+    case = record("22.3", "docker_swarm_rejoin_silent_managers: the run makes a silent manager join anew")
+    old_id = relkit.swarm_of(lab, M2)["NodeID"]
+    option = ("-e", "docker_swarm_rejoin_silent_managers=true")
+    case.inject(f"{M2}'s outgoing 2377/tcp dropped until its requests time out; site.yml --check -e "
+                f"docker_swarm_rejoin_silent_managers=true, the block lifted once the plan is shown; the same again "
+                f"without --check")
+    check, check_row = run_while_silent(lab, inv, f"{M2} silent: --check", "--check", *option)
+    check.ok()
+    assert "leave and join anew" in check_row and STUCK.search(check_row), check_row
+    assert check.changed == 3, check.recap  # its entry removed, the leave, the join
+    assert relkit.swarm_of(lab, M2)["NodeID"] == old_id and old_id in {n["ID"] for n in relkit.nodes(lab, M1)}
+    run, planned = run_while_silent(lab, inv, f"{M2} silent: rejoin", *option)
+    run.ok()
     assert "leave and join anew" in planned and STUCK.search(planned), planned
-    assert run.changed >= 1, run.recap
+    assert run.changed == check.changed, (run.recap, check.recap)
     assert relkit.healthy(lab, ALL, MANAGERS) is None
     new_id = relkit.swarm_of(lab, M2)["NodeID"]
     assert relkit.swarm_of(lab, M2).get("ControlAvailable") and new_id != old_id
     assert old_id not in {n["ID"] for n in relkit.nodes(lab, M1)}
-    again = relkit.playbook(inv, "-e", "docker_swarm_rejoin_silent_managers=true", name="re-run").ok()
+    again = relkit.playbook(inv, *option, name="re-run").ok()
     assert again.changed == 0, again.recap
-    case.observe(f"the plan said '{planned[:140]}'; the run converged in {run.seconds:.0f}s (changed={run.changed}): "
-                 f"{M2} a manager again with a new node ID, its old entry gone, healthy; re-run changed=0")
+    case.observe(f"the plan said '{planned[:140]}'; --check predicted changed={check.changed} and changed nothing; "
+                 f"the run converged in {run.seconds:.0f}s (changed={run.changed}): {M2} a manager again with a new "
+                 f"node ID, its old entry gone, healthy; re-run changed=0")
