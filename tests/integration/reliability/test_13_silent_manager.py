@@ -141,8 +141,8 @@ def run_while_silent(lab: Any, inv: Path, name: str, *args: str) -> tuple[relkit
     return run, next((line.strip() for line in lines if line.startswith(M2)), "")
 
 
-def test_with_the_option_the_run_makes_a_silent_manager_leave_and_join_anew(converged: Any, inv: Path,
-                                                                           record: Any) -> None:
+def test_with_the_option_the_run_makes_a_silent_manager_leave_and_join_anew(
+        converged: Any, inv: Path, record: Any) -> None:
     """Case 22.3: case 22's manager with docker_swarm_rejoin_silent_managers: true. The run plans "leave and join
     anew" for it (its old entry removed, a leave, a join as manager) and converges in one run; --check plans and
     predicts the same and changes nothing. The fault (its outgoing 2377/tcp dropped) is lifted as soon as the plan
