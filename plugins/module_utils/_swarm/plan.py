@@ -714,7 +714,8 @@ def make_plan(inv: Inventory, probes: Mapping[str, Mapping[str, Any]], unlocked:
                           for k in dict.fromkeys([h, inv.hosts[h].target, inv.hosts[h].advertise_addr]) if k]
     plan.stale = find_stale(inv, local, nodes, plan.node_ids, plan.addrs, plan.unprobed_keys)
     if s.rejoin_silent_managers and not plan.bootstrap:
-        plan.rejoin_silent = silent_to_rejoin(inv, local, nodes, plan.control, plan.rejoin)
+        plan.rejoin_silent = silent_to_rejoin(inv, local, nodes, plan.control,
+                                              [*plan.rejoin, *cut_off(local, addresses)], plan.addrs)
         plan.rejoin += list(plan.rejoin_silent)
         listed = {n["id"]: n for n in nodes}
         plan.stale += [{"id": _text(n.get("id")), "hostname": _text(n.get("hostname")), "role": _text(n.get("role")),
@@ -991,19 +992,31 @@ def silent_managers(inv: Inventory, plan: Mapping[str, Any], probes: Mapping[str
     return out
 
 
+NO_LEADER = "does not have a leader"
+
+
 def silent_to_rejoin(inv: Inventory, local: Mapping[str, Mapping[str, Any]], nodes: Sequence[Mapping[str, Any]],
-                     control: str, rejoin: Sequence[str]) -> dict[str, str]:
+                     control: str, rejoin: Sequence[str], addrs: Optional[Mapping[str, str]] = None
+                     ) -> dict[str, str]:
     """With docker_swarm_rejoin_silent_managers: the play's managers whose own engine, after the probe's re-reads,
     still reports a swarm error while the control manager lists their node (host -> the error). Each leaves, its
     entry is removed and it joins anew: what silent_problem tells an operator to do. Only when the swarm has its
     quorum now with all of them counted as unreachable (however the leader lists them): each removal is then
     committed by the managers that serve, and every step after it keeps the quorum. Otherwise none is touched and
-    the health check names them."""
+    the health check names them.
+    Not touched either: a manager that reports no leader (a former leader catching up after a partition does so
+    for up to about a minute while the managers elect one: health waits for it; campaign seed 7 sequence 37), and
+    one whose address the inventory changes or that is cut off (``rejoin``: the re-address step moves it; sequence
+    22)."""
     listed = {_text(n.get("id")): n for n in nodes}
+    addrs = addrs or {}
     found = {}
     for h in inv.play_managers:
         v = local.get(h) or {}
         if h == control or h in rejoin or not (v.get("state") == "active" and v.get("is_manager") and v.get("error")):
+            continue
+        moving = bool(addrs.get(h) and v.get("node_addr") and strip_port(_text(v["node_addr"])) != strip_port(addrs[h]))
+        if moving or NO_LEADER in _text(v.get("error")):
             continue
         if _text(v.get("node_id")) in listed:
             found[h] = _text(v.get("error"))

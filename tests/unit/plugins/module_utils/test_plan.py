@@ -1443,3 +1443,18 @@ def test_silent_to_rejoin_skips_the_control_manager_hosts_outside_the_play_and_u
     assert p.silent_to_rejoin(limited, local, nodes, "m1", []) == {}
     assert p.silent_to_rejoin(REJOIN, local, [n for n in nodes if n["id"] != "node-m2"], "m1", []) == {}
     assert p.silent_to_rejoin(REJOIN, local, nodes, "m1", []) == {"m2": ERR}
+
+
+def test_silent_to_rejoin_leaves_a_manager_without_a_leader_and_a_moving_manager_alone():
+    local = {h: dict(v["local"]) for h, v in SILENT_PROBES.items()}
+    nodes = SILENT_PROBES["m1"]["nodes"]
+    # a former leader catching up after a partition reports no leader: health waits for it (campaign sequence 37)
+    no_leader = {**local, "m2": {**local["m2"], "error": "rpc error: code = Unknown desc = The swarm does not have a "
+                                                         "leader. It's possible that too few managers are online."}}
+    assert p.silent_to_rejoin(REJOIN, no_leader, nodes, "m1", []) == {}
+    # the inventory gives it another address: the re-address step moves it (campaign sequence 22)
+    moved = {**local, "m2": {**local["m2"], "node_addr": "10.9.9.9"}}
+    assert p.silent_to_rejoin(REJOIN, moved, nodes, "m1", [], {"m2": IPS["m2"]}) == {}
+    assert p.silent_to_rejoin(REJOIN, moved, nodes, "m1", [], {}) == {"m2": ERR}
+    plan = p.make_plan(REJOIN, {**SILENT_PROBES, "m2": {**SILENT_PROBES["m2"], "local": no_leader["m2"]}})
+    assert plan.rejoin_silent == {} and plan.recheck == ["m2"]
