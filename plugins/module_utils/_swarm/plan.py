@@ -531,9 +531,14 @@ def find_stale(inv: Inventory, local: Mapping[str, Mapping[str, Any]], nodes: Se
                                       or bool(raft_ip and raft_ip in known_addrs))
         plain_down = n.get("state") == "down" and not maybe_kept
         if (s.prune_stale_nodes and rebuilt) or (s.prune_down_nodes and plain_down):
-            out.append({"id": _text(n.get("id")), "hostname": _text(n.get("hostname")), "role": _text(n.get("role")),
-                        "state": _text(n.get("state"))})
+            out.append(stale_entry(n))
     return out
+
+
+def stale_entry(node: Mapping[str, Any]) -> dict[str, str]:
+    """A node entry to prune, as plan.stale lists it."""
+    return {"id": _text(node.get("id")), "hostname": _text(node.get("hostname")), "role": _text(node.get("role")),
+            "state": _text(node.get("state"))}
 
 
 def quorum_refusal(nodes: Sequence[Mapping[str, Any]], leaving_ids: set[str], added: int,
@@ -667,7 +672,8 @@ def make_plan(inv: Inventory, probes: Mapping[str, Mapping[str, Any]], unlocked:
     local = {h: dict(p["local"]) for h, p in probes.items() if isinstance(p.get("local"), Mapping)}
     addresses = {h: pr.get("host_addresses") or {} for h, pr in probes.items()}
     removed = removed_members(probes)
-    election = elect(inv, local, [*cut_off(local, addresses), *removed])
+    cut = cut_off(local, addresses)
+    election = elect(inv, local, [*cut, *removed])
     plan = Plan(control=election.control, bootstrap=election.bootstrap, ours=election.ours,
                 cluster_of=election.cluster_of, autolock=None, unlocked=list(unlocked or []))
     if election.locked and s.have_unlock_key and unlocked is None:
@@ -713,29 +719,27 @@ def make_plan(inv: Inventory, probes: Mapping[str, Mapping[str, Any]], unlocked:
     plan.unprobed_keys = [k for h in unprobed if h in inv.hosts
                           for k in dict.fromkeys([h, inv.hosts[h].target, inv.hosts[h].advertise_addr]) if k]
     plan.stale = find_stale(inv, local, nodes, plan.node_ids, plan.addrs, plan.unprobed_keys)
+    by_id = {n["id"]: n for n in nodes}
+    readdress, moved_warnings = ([], []) if plan.bootstrap else find_readdress(inv, local, addresses, by_id, plan.addrs)
     if s.rejoin_silent_managers and not plan.bootstrap:
+        # not a host that moves or is cut off: the re-address step moves it
         plan.rejoin_silent = silent_to_rejoin(inv, local, nodes, plan.control,
-                                              [*plan.rejoin, *cut_off(local, addresses)], plan.addrs)
+                                              [*plan.rejoin, *cut, *(st["host"] for st in readdress)])
         plan.rejoin += list(plan.rejoin_silent)
-        listed = {n["id"]: n for n in nodes}
-        plan.stale += [{"id": _text(n.get("id")), "hostname": _text(n.get("hostname")), "role": _text(n.get("role")),
-                        "state": _text(n.get("state"))}
-                       for n in (listed[local[h]["node_id"]] for h in plan.rejoin_silent)]
+        plan.stale += [stale_entry(by_id[local[h]["node_id"]]) for h in plan.rejoin_silent]
     # A locked engine is in the swarm (unlocked first, or only predicted so in check mode): it does not join.
     in_swarm = {h for h, v in local.items() if v.get("state") in ("active", "locked")}
     must_join = list(dict.fromkeys([h for h in inv.play_present if h not in in_swarm] + plan.foreign + plan.rejoin))
     plan.manager_joiners = [h for h in inv.play_managers if h in must_join
                             and not (plan.bootstrap and h == plan.control)]
     plan.worker_joiners = [h for h in inv.play_workers if h in must_join]
-    by_id = {n["id"]: n for n in nodes}
     if not plan.bootstrap:
-        plan.readdress, moved_warnings = find_readdress(inv, local, addresses, by_id, plan.addrs)
+        plan.readdress = readdress
         plan.warnings += moved_warnings
         moving = {st["host"] for st in plan.readdress}
         plan.manager_joiners = [h for h in plan.manager_joiners if h not in moving]
         plan.worker_joiners = [h for h in plan.worker_joiners if h not in moving]
         ordered = [h for h in dict.fromkeys([plan.control, *inv.present_managers, *local]) if h in local]
-        cut = cut_off(local, addresses)
         candidates = control_candidates({h: {"local": local[h]} for h in ordered
                                          if local[h].get("cluster_id") == plan.ours and h not in cut})
         refusal = readdress_refusal(plan.readdress, nodes) or readdress_route(
@@ -996,8 +1000,7 @@ NO_LEADER = "does not have a leader"
 
 
 def silent_to_rejoin(inv: Inventory, local: Mapping[str, Mapping[str, Any]], nodes: Sequence[Mapping[str, Any]],
-                     control: str, rejoin: Sequence[str], addrs: Optional[Mapping[str, str]] = None
-                     ) -> dict[str, str]:
+                     control: str, skip: Sequence[str]) -> dict[str, str]:
     """With docker_swarm_rejoin_silent_managers: the play's managers whose own engine, after the probe's re-reads,
     still reports a swarm error while the control manager lists their node (host -> the error). Each leaves, its
     entry is removed and it joins anew: what silent_problem tells an operator to do. Only when the swarm has its
@@ -1006,17 +1009,15 @@ def silent_to_rejoin(inv: Inventory, local: Mapping[str, Mapping[str, Any]], nod
     the health check names them.
     Not touched either: a manager that reports no leader (a former leader catching up after a partition does so
     for up to about a minute while the managers elect one: health waits for it; campaign seed 7 sequence 37), and
-    one whose address the inventory changes or that is cut off (``rejoin``: the re-address step moves it; sequence
+    the hosts in ``skip`` (the plan's: already leaving to join again, or moved by the re-address step; sequence
     22)."""
     listed = {_text(n.get("id")): n for n in nodes}
-    addrs = addrs or {}
     found = {}
     for h in inv.play_managers:
         v = local.get(h) or {}
-        if h == control or h in rejoin or not (v.get("state") == "active" and v.get("is_manager") and v.get("error")):
+        if h == control or h in skip or not (v.get("state") == "active" and v.get("is_manager") and v.get("error")):
             continue
-        moving = bool(addrs.get(h) and v.get("node_addr") and strip_port(_text(v["node_addr"])) != strip_port(addrs[h]))
-        if moving or NO_LEADER in _text(v.get("error")):
+        if NO_LEADER in _text(v.get("error")):
             continue
         if _text(v.get("node_id")) in listed:
             found[h] = _text(v.get("error"))

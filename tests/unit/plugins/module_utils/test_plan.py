@@ -1452,9 +1452,12 @@ def test_silent_to_rejoin_leaves_a_manager_without_a_leader_and_a_moving_manager
     no_leader = {**local, "m2": {**local["m2"], "error": "rpc error: code = Unknown desc = The swarm does not have a "
                                                          "leader. It's possible that too few managers are online."}}
     assert p.silent_to_rejoin(REJOIN, no_leader, nodes, "m1", []) == {}
-    # the inventory gives it another address: the re-address step moves it (campaign sequence 22)
-    moved = {**local, "m2": {**local["m2"], "node_addr": "10.9.9.9"}}
-    assert p.silent_to_rejoin(REJOIN, moved, nodes, "m1", [], {"m2": IPS["m2"]}) == {}
-    assert p.silent_to_rejoin(REJOIN, moved, nodes, "m1", [], {}) == {"m2": ERR}
     plan = p.make_plan(REJOIN, {**SILENT_PROBES, "m2": {**SILENT_PROBES["m2"], "local": no_leader["m2"]}})
     assert plan.rejoin_silent == {} and plan.recheck == ["m2"]
+    # the inventory gives it another address the host has: the re-address step moves it (campaign sequence 22)
+    silent = swarm(["m1", "m2", "m3"], ["w1"])
+    silent["m2"] = probe_manager("m2", cluster=None, unavailable="cannot read", error=ERR)
+    plan = p.make_plan(moved_inv("m2", rejoin_silent_managers=True), with_addresses(silent, "m2"))
+    assert plan.rejoin_silent == {} and plan.stale == [] and [st["host"] for st in plan.readdress] == ["m2"]
+    plan = p.make_plan(inventory(["m1", "m2", "m3"], ["w1"], rejoin_silent_managers=True), silent)
+    assert plan.rejoin_silent == {"m2": ERR} and plan.readdress == []
