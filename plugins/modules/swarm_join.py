@@ -74,13 +74,21 @@ options:
   recover:
     description:
       - If the node is stuck joining (pending) or its swarm state is error, leave (forced) and join again.
+      - The node joins anew with a new node ID; RV(left_node_id) is the ID it had. Its old entry stays in the
+        swarm's node list until it is removed on a manager
+        (M(hive.swarm.swarm_node) with O(hive.swarm.swarm_node#module:state=absent)).
     type: bool
     default: false
   wait_timeout:
     description:
-      - Seconds to wait for the node to become active after the join request (and for a pending node to settle).
+      - Seconds the module waits in all, counted from its start - for a pending node to settle, for a join that the
+        Engine continues in the background, and for the node to become active after the join request. One budget,
+        so a task timeout of this plus the connection's overhead bounds the whole call.
+      - A pending node gets the whole budget to settle (a join in progress may still succeed), or half of it when
+        O(recover=true), so that the leave and the join again get the other half.
       - When the Engine stops waiting for a join and continues it in the background (a busy manager), the last
-        address in O(remote_addrs) gets this long to finish the join before the node is left and the task fails.
+        address in O(remote_addrs) gets what is left of the budget to finish the join before the node is left and
+        the task fails.
     type: int
     default: 60
 notes:
@@ -149,6 +157,15 @@ joined_via:
   description: The remote address the join succeeded through (null when nothing was joined).
   returned: always
   type: str
+left_node_id:
+  description:
+    - The node ID the node had before it left its swarm to join anew (O(recover) or O(force_rejoin)), or null. In
+      check mode, the ID it would leave.
+    - When it left this same swarm (recovered from pending or error), that ID's entry stays in the node list (a
+      manager's counts against quorum while it is listed) until it is removed on a manager.
+  returned: always
+  type: str
+  version_added: 1.0.0
 """
 
 import os
@@ -263,8 +280,9 @@ def settle_pending(client: SwarmClient, timeout: float) -> str:
     return client.local_state
 
 
-def join(module: Any, client: SwarmClient, addrs: list[str]) -> Optional[str]:
-    """Try each address in turn; returns the one that worked."""
+def join(module: Any, client: SwarmClient, addrs: list[str], deadline: float) -> Optional[str]:
+    """Try each address in turn; returns the one that worked. ``deadline``: the end of the module's budget
+    (client.clock() time)."""
     p = module.params
     failures: list[tuple[str, SwarmError]] = []
     for addr in addrs:
@@ -280,8 +298,8 @@ def join(module: Any, client: SwarmClient, addrs: list[str]) -> Optional[str]:
         state = client.local_state
         if state == "pending" and addr == addrs[-1] and BACKGROUND_JOIN in failures[-1][1].message:
             # The Engine stopped waiting (a busy manager, or one that does not answer) but keeps joining in the
-            # background. With no other address left to try, give that join wait_timeout seconds to finish.
-            state = settle_pending(client, p["wait_timeout"])
+            # background. With no other address left to try, give that join what is left of the budget.
+            state = settle_pending(client, max(0.0, deadline - client.clock()))
         if state == "active":
             return addr
         if state in ("pending", "error"):
@@ -313,13 +331,16 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
         if p[name] is not None:
             client.check_option_support(name)
 
+    # One budget for every wait of the call (see wait_timeout).
+    deadline = client.clock() + p["wait_timeout"]
     client.info()
     before = {"local_state": client.local_state, "node_id": client.node_id}
     leave_first: Optional[str] = None
     state = client.local_state
     if state == "pending":
-        # A join in progress may still succeed: give it time before recovering or failing.
-        state = settle_pending(client, p["wait_timeout"])
+        # A join in progress (or a member reconnecting after its engine restarted) may still succeed: give it
+        # time before recovering or failing. With recover, half the budget: the leave and the join get the rest.
+        state = settle_pending(client, p["wait_timeout"] / 2 if p["recover"] else p["wait_timeout"])
     if state in ("pending", "error"):
         if not p["recover"]:
             error = client.swarm_info.get("Error")
@@ -348,6 +369,7 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
                 "state": "active",
                 "node_addr": client.swarm_info.get("NodeAddr"),
                 "joined_via": None,
+                "left_node_id": None,
             }
         if not p["force_rejoin"]:
             if same is None:
@@ -368,6 +390,7 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
         "state": "active",
         "node_addr": None,
         "joined_via": None,
+        "left_node_id": before["node_id"] if leave_first else None,
     }
     if module._diff:
         result["diff"] = {
@@ -379,7 +402,7 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
     if leave_first:
         leave_for_rejoin(client, leave_first)
     try:
-        result["joined_via"] = join(module, client, addrs)
+        result["joined_via"] = join(module, client, addrs, deadline)
 
         def ready(info: dict[str, Any]) -> bool:
             swarm = info.get("Swarm") or {}
@@ -387,7 +410,7 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
                 return False
             return p["role"] != "manager" or bool(swarm.get("ControlAvailable"))
 
-        client.wait_for(ready, p["wait_timeout"], "the node to become active")
+        client.wait_for(ready, max(0.0, deadline - client.clock()), "the node to become active")
     except SwarmError as err:
         if leave_first:
             err.details["changed"] = True  # the node left its previous swarm

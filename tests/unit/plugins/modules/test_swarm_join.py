@@ -173,6 +173,45 @@ def test_stuck_pending_needs_recover(engine, swarm_a, run_module):
     assert res.changed and engine.state == "active" and engine.swarm is swarm_a
 
 
+def test_stuck_pending_member_recovers_within_one_budget(engine, swarm_a, run_module):
+    """A member whose engine restarted and stays pending: half the budget to settle, then it leaves and joins
+    anew within the other half, and says which node ID it left behind (campaign seed 7, sequence 52)."""
+    engine.make_worker(swarm_a)
+    old_id = engine.node_id
+    engine.state = "pending"
+    res = run_module(MAIN, args(swarm_a, wait_timeout=20, recover=True))
+    assert res.changed and engine.state == "active" and res["left_node_id"] == old_id
+    assert res["node_id"] == engine.node_id != old_id
+    assert 10 <= engine.clock.slept <= 12  # settled for half the budget (the last poll may pass it a little)
+
+
+def test_check_mode_says_which_node_id_a_stuck_member_would_leave(engine, swarm_a, run_module):
+    engine.make_worker(swarm_a)
+    old_id = engine.node_id
+    engine.state = "pending"
+    res = run_module(MAIN, args(swarm_a, wait_timeout=4, recover=True), check=True)
+    assert res.changed and res["left_node_id"] == old_id and res["node_id"] is None
+    assert engine.count("POST") == 0 and engine.node_id == old_id
+
+
+def test_budget_bounds_every_wait_of_a_recovery(engine, swarm_a, run_module):
+    """Settle, leave, join and the wait for active share wait_timeout: the task timeout the role derives from it
+    fires only for a host that stops answering."""
+    engine.make_worker(swarm_a)
+    engine.state = "pending"
+    engine.after_join_state = "pending"
+    res = run_module(MAIN, args(swarm_a, wait_timeout=20, recover=True))
+    assert res.failed and res["error_type"] == "WaitTimeout" and res.changed
+    assert engine.clock.slept <= 20 + 2.5  # the budget, plus at most one poll delay
+    assert engine.requests.count("POST /swarm/leave") == 1
+
+
+def test_no_left_node_id_when_nothing_was_left(engine, swarm_a, run_module):
+    res = run_module(MAIN, args(swarm_a))
+    assert res.changed and res["left_node_id"] is None
+    assert run_module(MAIN, args(swarm_a))["left_node_id"] is None
+
+
 def test_error_state_recover(engine, swarm_a, run_module):
     engine.state, engine.error = "error", "certificate expired"
     res = run_module(MAIN, args(swarm_a))
