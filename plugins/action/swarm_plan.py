@@ -320,12 +320,17 @@ class ActionModule(BackupStages, StagedAction):
         init = task_vars.get("docker_swarm__init") or {}
         if plan.get("bootstrap") and init.get("node_id"):
             joined[plan["control"]] = init["node_id"]
+        left: dict[str, Any] = dict(plain(task_vars.get("docker_swarm__left") or {}))
         for h in plan.get("worker_joiners") or []:
             res = self._hostvar(task_vars, h, "docker_swarm__join_worker")
             if isinstance(res, Mapping) and res.get("node_id"):
                 joined[h] = res["node_id"]
+            if isinstance(res, Mapping) and res.get("left_node_id"):
+                left[h] = res["left_node_id"]
         node_ids = planner.joined_node_ids(plan.get("node_ids") or {}, joined)
-        result["ansible_facts"] = {"docker_swarm__node_ids": node_ids}
+        result["ansible_facts"] = {"docker_swarm__node_ids": node_ids,
+                                   "docker_swarm__left_behind": planner.left_behind(plan.get("replaces") or {},
+                                                                                    node_ids, left)}
 
     def _stage_preflight(self, task_vars: Mapping[str, Any], result: dict[str, Any]) -> None:
         plan = task_vars.get("docker_swarm__plan") or {}

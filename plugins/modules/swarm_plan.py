@@ -16,7 +16,8 @@ description:
     Python (C(plugins/module_utils/_swarm/plan.py)); the role's tasks only order the module calls.
   - It reads the play (groups, play hosts, every host's C(docker_swarm_*) variables with the role's defaults) and the
     results the role's tasks registered (C(docker_swarm__probe), C(docker_swarm__probe_outside),
-    C(docker_swarm__reprobe), C(docker_swarm__join_worker), C(docker_swarm__joined), C(docker_swarm__init),
+    C(docker_swarm__reprobe), C(docker_swarm__join_worker), C(docker_swarm__joined), C(docker_swarm__left),
+    C(docker_swarm__init),
     C(docker_swarm__preflight_listen), C(docker_swarm__preflight_probe)), and returns its outputs as facts.
   - Apart from O(stage=health) with O(poll=true) and O(stage=ca_wait), which read the swarm through
     M(hive.swarm.swarm_node_info) on the host the task is delegated to, it does not connect to any host.

@@ -418,6 +418,10 @@ class Plan:
     # entry in stale).
     rejoin_silent: dict[str, str] = field(default_factory=dict)
     stale: list[dict[str, str]] = field(default_factory=list)
+    # Joiners whose node the control manager lists (a member stuck pending or in error: swarm_join recovers it by
+    # leaving and joining anew, or it settles and keeps its ID): host -> that entry, removed after the joins if
+    # the host comes back with another node ID (left_behind).
+    replaces: dict[str, dict[str, str]] = field(default_factory=dict)
     manager_joiners: list[str] = field(default_factory=list)
     worker_joiners: list[str] = field(default_factory=list)
     autolock: Optional[bool] = None
@@ -748,6 +752,9 @@ def make_plan(inv: Inventory, probes: Mapping[str, Mapping[str, Any]], unlocked:
             plan.refusals.append(refusal)
             return plan
     joiners = set(plan.manager_joiners) | set(plan.worker_joiners)
+    pruned = {e["id"] for e in plan.stale}
+    plan.replaces = {h: stale_entry(by_id[plan.node_ids[h]]) for h in [*plan.manager_joiners, *plan.worker_joiners]
+                     if plan.node_ids.get(h) in by_id and plan.node_ids[h] not in pruned}
     moving = {st["host"] for st in plan.readdress}
     host_by_id = {i: h for h, i in plan.node_ids.items()}
     host_by_id.update({e["id"]: f"{e['hostname']} (stale entry)" for e in plan.stale})
@@ -806,6 +813,15 @@ def joined_node_ids(plan_ids: Mapping[str, str], joined: Mapping[str, Any]) -> d
     out = dict(plan_ids)
     out.update({h: _text(i) for h, i in joined.items() if i})
     return out
+
+
+def left_behind(replaces: Mapping[str, Mapping[str, str]], node_ids: Mapping[str, str],
+                left: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The entries (plan.replaces) of hosts that left them to join anew: swarm_join says so (``left``: host -> its
+    left_node_id; in check mode the ID it would leave), or the host came back with another node ID. Such an entry
+    stays listed (a manager's counts against quorum) until it is removed. A host that settled keeps its ID."""
+    return [dict(entry) for h, entry in replaces.items()
+            if _text(left.get(h)) == entry.get("id") or (node_ids.get(h) and node_ids[h] != entry.get("id"))]
 
 
 # ------------------------------------------------------------------------------------------ preflight
@@ -915,10 +931,13 @@ def render(inv: Inventory, plan: Plan, local: Mapping[str, Mapping[str, Any]]) -
             actions.append(f"leave and join anew (its engine cannot serve swarm requests: {plan.rejoin_silent[h]})")
         elif h in plan.rejoin:
             actions.append("leave its stale raft (dropped by the swarm)")
+        # a member stuck pending or in error: it settles, or leaves and joins anew (then its old entry goes)
+        kept = (f" (keeps node {plan.replaces[h]['id'][:12]} if it settles; if it joins anew, that entry is "
+                "removed)") if h in plan.replaces else ""
         if h in plan.manager_joiners:
-            actions.append("join as manager")
+            actions.append("join as manager" + kept)
         if h in plan.worker_joiners:
-            actions.append("join as worker")
+            actions.append("join as worker" + kept)
         move = next((st for st in plan.readdress if st["host"] == h), None)
         if move:
             actions.append(f"re-address {h}: {move['old']} -> {move['new']} ("

@@ -1,4 +1,5 @@
-"""Case 3 (link cut while a worker joins) and case 5 (nodes stuck pending, recovered by a re-run).
+"""Case 3 (link cut while a worker joins), case 5 (nodes stuck pending, recovered by a re-run) and case 5.1 (a
+member that comes back pending for good joins anew, and its old entry goes in the same run).
 
 Both workers start out of the swarm (left, entries removed). Case 3: rel1-w1's link is cut by a test
 callback the moment the role's worker-join task starts (inventory without rel1-w2): the run reports
@@ -11,6 +12,7 @@ the pending join to settle, makes the node leave and joins it through the live m
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 from typing import Any
@@ -87,3 +89,49 @@ def test_cut_during_join_and_pending_nodes(converged: Any, record: Any, tmp_path
     case.observe("re-run after the heal: converged (see case 5)")
     pending.observe(f"(b) rel1-w2 was {state} at the re-run; the re-run made it leave and join: all 5 ready, one "
                     f"swarm (changed={run.changed})")
+
+
+def point_at_nowhere(lab: Any, host: str, nowhere: str) -> None:
+    """With the engine stopped: every manager address the node keeps (swarmkit's remotes in swarm/state.json, the
+    join address in swarm/docker-state.json) replaced by one where no host answers - as when the managers moved while
+    the node was down. The node keeps its ID and certificate; restarted, it stays pending."""
+    swarm_dir = lab.host(host).data_root / "swarm"
+    remotes = json.loads((swarm_dir / "state.json").read_text())
+    (swarm_dir / "state.json").write_text(json.dumps([{**r, "addr": nowhere} for r in remotes]))
+    conf = json.loads((swarm_dir / "docker-state.json").read_text())
+    (swarm_dir / "docker-state.json").write_text(json.dumps({**conf, "RemoteAddr": nowhere}))
+
+
+def test_a_member_stuck_pending_joins_anew_and_its_old_entry_goes(converged: Any, record: Any,
+                                                                 tmp_path: Path) -> None:
+    """Campaign seed 7 sequence 52 in a form the lab can hold: a member whose engine comes back pending and stays
+    so. The run gives it half of docker_swarm_join_timeout to settle, makes it leave and join anew, and removes the
+    entry it left (before, that entry stayed listed until the next run pruned it: a second run with changes, and a
+    manager's stale entry counted against quorum)."""
+    lab, host = converged, "rel1-w2"
+    old_id = relkit.swarm_of(lab, host)["NodeID"]
+    case = record("5.1", "a member that comes back pending for good joins anew; its old entry goes in the same run")
+    lab.stop(host)
+    point_at_nowhere(lab, host, "198.18.30.99:2377")
+    lab.start(host)
+    relkit.poll(f"{host} pending", lambda: relkit.local_state(lab, host) == "pending", 60)
+    case.inject(f"{host} stopped, its stored manager addresses pointed at 198.18.30.99:2377 (no host), started: "
+                f"pending with its node ID {old_id[:12]}")
+    inv = relkit.write_inventory(lab, tmp_path / "join20.yml", all_vars={"docker_swarm_join_timeout": 20})
+    before = relkit.snapshot(lab)
+    check = relkit.playbook(inv, "--check", name="check: the pending member").ok()
+    assert relkit.snapshot(lab) == before, "--check changed the swarm"
+    row = next(line for line in check.out.splitlines() if line.startswith(host))
+    assert f"join as worker (keeps node {old_id[:12]} if it settles" in row, row
+    assert relkit.local_state(lab, host) == "pending"
+    run = relkit.playbook(inv, name="the pending member joins anew").ok()
+    new_id = relkit.swarm_of(lab, host)["NodeID"]
+    listed = [n["ID"] for n in relkit.nodes(lab, "rel1-m1")]
+    assert new_id and new_id != old_id and old_id not in listed and len(listed) == len(ALL), listed
+    assert relkit.healthy(lab, ALL, MANAGERS) is None
+    assert check.changed == run.changed, (check.recap, run.recap)
+    again = relkit.playbook(inv, name="re-run after the pending member").ok()
+    assert again.changed == 0, again.recap
+    case.observe(f"plan: '{row.strip()[:110]}'; --check predicted changed={check.changed} and changed nothing; the "
+                 f"run converged in {run.seconds:.0f}s (changed={run.changed}): {host} joined anew as "
+                 f"{new_id[:12]}, its old entry removed, healthy; re-run changed=0")

@@ -122,6 +122,26 @@ def test_joined_stage_merges_init_and_join_results() -> None:
     tv["hostvars"]["w1"]["docker_swarm__join_worker"] = {"node_id": "id2"}
     facts = action({"stage": "joined"}).run(task_vars=tv)["ansible_facts"]
     assert facts["docker_swarm__node_ids"] == {"m1": "id1", "w1": "id2"}
+    assert facts["docker_swarm__left_behind"] == []
+
+
+def test_joined_stage_lists_the_entries_of_members_that_joined_anew() -> None:
+    entry = {"id": "old-w1", "hostname": "w1", "role": "worker", "state": "down"}
+    plan = {"control": "m1", "node_ids": {"m1": "id1", "w1": "old-w1", "w2": "old-w2"},
+            "worker_joiners": ["w1", "w2"], "replaces": {"w1": entry, "w2": {**entry, "id": "old-w2"}}}
+    tv = task_vars({}, docker_swarm__plan=plan, docker_swarm__joined={})
+    tv["hostvars"]["w1"]["docker_swarm__join_worker"] = {"node_id": "new-w1"}
+    tv["hostvars"]["w2"] = {"docker_swarm__join_worker": {"node_id": "old-w2"}}  # it settled
+    facts = action({"stage": "joined"}).run(task_vars=tv)["ansible_facts"]
+    assert facts["docker_swarm__left_behind"] == [entry]
+    # check mode: no node IDs, the joins say which entries they would leave (a manager's through docker_swarm__left)
+    plan["manager_joiners"], plan["node_ids"]["m2"] = ["m2"], "old-m2"
+    plan["replaces"]["m2"] = {**entry, "id": "old-m2", "hostname": "m2"}
+    tv = task_vars({}, docker_swarm__plan=plan, docker_swarm__joined={"m2": ""}, docker_swarm__left={"m2": "old-m2"})
+    tv["hostvars"]["w1"]["docker_swarm__join_worker"] = {"node_id": None, "left_node_id": "old-w1"}
+    tv["hostvars"]["w2"] = {"docker_swarm__join_worker": {"node_id": None, "left_node_id": None}}
+    facts = action({"stage": "joined"}).run(task_vars=tv)["ansible_facts"]
+    assert [e["id"] for e in facts["docker_swarm__left_behind"]] == ["old-w1", "old-m2"]
 
 
 def test_preflight_stage_names_the_blocked_port() -> None:

@@ -1398,9 +1398,32 @@ def test_a_pending_host_with_the_node_id_of_a_dropped_entry_rejoins():
         probes[h] = probe_inactive(h, state="pending", node_id=nid(h))
     plan = p.make_plan(inventory(["m1", "m2", "m3"], ["w1"]), probes)
     assert plan.refusals == [] and plan.rejoin == ["m2", "m3"] and plan.manager_joiners == ["m2", "m3"]
+    assert plan.replaces == {}  # their entries are gone: nothing to remove after the joins
     # a pending joiner without a node ID yet is not judged (its join goes on, swarm_join settles it)
     probes["m3"] = probe_inactive("m3", state="pending")
     assert p.removed_members(probes) == ["m2"]
+
+
+def test_a_listed_member_stuck_pending_joins_and_its_entry_goes_only_if_it_joins_anew():
+    """Campaign seed 7, sequence 52: the killed leader came back pending. swarm_join gives it time to settle and
+    otherwise leaves and joins anew; then its old entry (a manager: counted in raft) is removed in the same run."""
+    nodes = members(["m1", "m2", "m3"], ["w1", "w2"], m2={"manager_reachability": "unreachable", "state": "down"},
+                    w2={"state": "down"})
+    probes = swarm(["m1", "m3"], ["w1"], nodes=nodes)
+    probes["m2"] = probe_inactive("m2", state="pending", node_id=nid("m2"))
+    probes["w2"] = probe_inactive("w2", state="pending", node_id=nid("w2"))
+    plan = p.make_plan(inventory(["m1", "m2", "m3"], ["w1", "w2"]), probes)
+    assert plan.refusals == [] and plan.manager_joiners == ["m2"] and plan.worker_joiners == ["w2"]
+    assert plan.stale == [] and plan.rejoin == []
+    assert plan.replaces == {"m2": stale("node-m2", "m2", "manager", "down"), "w2": stale("node-w2", "w2", "worker")}
+    assert "m2    pending  join as manager (keeps node node-m2 if it settles; if it joins anew, that entry is " \
+        "removed)" in plan.table
+    # after the joins: m2 settled (same ID), w2 joined anew; a host with no new ID that did not leave: nothing
+    assert p.left_behind(plan.replaces, {"m2": "node-m2", "w2": "node-new"}, {}) == [stale("node-w2", "w2", "worker")]
+    assert p.left_behind(plan.replaces, {"m2": "", "w2": "node-w2"}, {"m2": ""}) == []
+    assert p.left_behind(plan.replaces, {"m2": "node-x"}, {})[0]["id"] == "node-m2"
+    # check mode: no new ID, but swarm_join says which ID it would leave
+    assert p.left_behind(plan.replaces, {"m2": "node-m2"}, {"m2": "node-m2"}) == [plan.replaces["m2"]]
 
 
 REJOIN = inventory(["m1", "m2", "m3"], ["w1", "w2"], rejoin_silent_managers=True)
@@ -1410,6 +1433,7 @@ def test_a_silent_manager_is_made_to_leave_and_join_anew_when_asked():
     plan = p.make_plan(REJOIN, SILENT_PROBES)
     assert plan.rejoin_silent == {"m2": ERR} and plan.rejoin == ["m2"] and plan.manager_joiners == ["m2"]
     assert plan.stale == [{"id": "node-m2", "hostname": "m2", "role": "manager", "state": "ready"}]
+    assert plan.replaces == {}  # pruned before it leaves
     assert plan.recheck == [] and plan.refusals == [] and plan.changes
     assert plan.control == "m1" and plan.promote == plan.demote == []
     assert any(line.startswith("m2") and f"leave and join anew (its engine cannot serve swarm requests: {ERR})" in line
