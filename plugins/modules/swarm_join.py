@@ -280,6 +280,11 @@ def settle_pending(client: SwarmClient, timeout: float) -> str:
     return client.local_state
 
 
+def left_of(client: SwarmClient, deadline: float) -> float:
+    """Seconds left of the module's budget that ends at ``deadline`` (client.clock() time)."""
+    return max(0.0, deadline - client.clock())
+
+
 def join(module: Any, client: SwarmClient, addrs: list[str], deadline: float) -> Optional[str]:
     """Try each address in turn; returns the one that worked. ``deadline``: the end of the module's budget
     (client.clock() time)."""
@@ -299,7 +304,7 @@ def join(module: Any, client: SwarmClient, addrs: list[str], deadline: float) ->
         if state == "pending" and addr == addrs[-1] and BACKGROUND_JOIN in failures[-1][1].message:
             # The Engine stopped waiting (a busy manager, or one that does not answer) but keeps joining in the
             # background. With no other address left to try, give that join what is left of the budget.
-            state = settle_pending(client, max(0.0, deadline - client.clock()))
+            state = settle_pending(client, left_of(client, deadline))
         if state == "active":
             return addr
         if state in ("pending", "error"):
@@ -410,7 +415,7 @@ def run(module: Any, client: SwarmClient) -> dict[str, Any]:
                 return False
             return p["role"] != "manager" or bool(swarm.get("ControlAvailable"))
 
-        client.wait_for(ready, max(0.0, deadline - client.clock()), "the node to become active")
+        client.wait_for(ready, left_of(client, deadline), "the node to become active")
     except SwarmError as err:
         if leave_first:
             err.details["changed"] = True  # the node left its previous swarm
