@@ -102,8 +102,8 @@ def point_at_nowhere(lab: Any, host: str, nowhere: str) -> None:
     (swarm_dir / "docker-state.json").write_text(json.dumps({**conf, "RemoteAddr": nowhere}))
 
 
-def test_a_member_stuck_pending_joins_anew_and_its_old_entry_goes(converged: Any, record: Any,
-                                                                 tmp_path: Path) -> None:
+def test_a_member_stuck_pending_joins_anew_and_its_old_entry_goes(
+        converged: Any, record: Any, tmp_path: Path) -> None:
     """Campaign seed 7 sequence 52 in a form the lab can hold: a member whose engine comes back pending and stays
     so. The run gives it half of docker_swarm_join_timeout to settle, makes it leave and join anew, and removes the
     entry it left (before, that entry stayed listed until the next run pruned it: a second run with changes, and a
