@@ -86,9 +86,11 @@ options:
         so a task timeout of this plus the connection's overhead bounds the whole call.
       - A pending node gets the whole budget to settle (a join in progress may still succeed), or half of it when
         O(recover=true), so that the leave and the join again get the other half.
-      - When the Engine stops waiting for a join and continues it in the background (a busy manager), the last
-        address in O(remote_addrs) gets what is left of the budget to finish the join before the node is left and
-        the task fails.
+      - When the Engine stops waiting for a join and continues it in the background (a busy manager), what is left
+        of the budget goes to that join if the swarm already accepted the node (it has a node ID) or if no other
+        address in O(remote_addrs) is left to try. An accepted node that is still not active then is not made to
+        leave (a manager would stay in the raft as an unreachable member) and the task fails; one that was not
+        accepted is left before the next address is tried, or before the task fails.
     type: int
     default: 60
 notes:
@@ -301,12 +303,25 @@ def join(module: Any, client: SwarmClient, addrs: list[str], deadline: float) ->
         # The request failed, but the node may have joined anyway, or be left pending/error.
         client.info(refresh=True)
         state = client.local_state
-        if state == "pending" and addr == addrs[-1] and BACKGROUND_JOIN in failures[-1][1].message:
+        background = state == "pending" and BACKGROUND_JOIN in failures[-1][1].message
+        # A node ID: the swarm accepted the node (its CA issued the certificate; a manager is in the raft from
+        # then on). Leaving and joining through the next address would add a second member and leave the first
+        # one unreachable (campaign seed 7 sequence 29: two such members cost the quorum).
+        accepted = background and bool(client.node_id)
+        if background and (accepted or addr == addrs[-1]):
             # The Engine stopped waiting (a busy manager, or one that does not answer) but keeps joining in the
-            # background. With no other address left to try, give that join what is left of the budget.
+            # background. Accepted, or with no other address left to try: give that join what is left of the budget.
             state = settle_pending(client, left_of(client, deadline))
         if state == "active":
             return addr
+        if accepted:
+            raise JoinFailed(
+                f"The swarm accepted this node (node {client.node_id}, through {addr}) but it did not become active "
+                f"within wait_timeout ({p['wait_timeout']:g}s); it is {state} and goes on joining in the background. "
+                "It was not made to leave: a manager that leaves now stays in the raft as an unreachable member.",
+                hint="Check the swarm's managers (a leader, and the quorum reachable), then run again: a node still "
+                     "pending then is made to leave and join anew with recover=true.",
+            )
         if state in ("pending", "error"):
             client.leave_swarm(force=True)
             client.info(refresh=True)

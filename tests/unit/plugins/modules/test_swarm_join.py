@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import pytest
 from ansible_collections.hive.swarm.plugins.modules import swarm_join
@@ -311,3 +312,36 @@ def test_join_that_never_finishes_in_the_background_is_left_and_fails(engine, sw
     res = run_module(MAIN, args(swarm_a, remote_addrs=["10.9.9.9"], wait_timeout=2))
     assert res.failed and res["error_type"] == "JoinFailed" and "will continue in the background" in res["msg"]
     assert engine.requests.count("POST /swarm/leave") == 1 and engine.state == "inactive"
+
+
+BACKGROUND_503 = ("Timeout was reached before node joined. The attempt to join the swarm will continue in the "
+                  "background. Use the \"docker info\" command to see the current swarm status of your node.")
+
+
+def accepted_then(swarm: Any, state: str, pending_polls: int = 0) -> Any:
+    """A join the swarm accepts (the node has its ID) that the Engine then continues in the background."""
+    def join(eng: Any) -> ApiFailure:
+        eng._join({"RemoteAddrs": [A_ADDR], "JoinToken": swarm.manager_token})
+        eng.state, eng.pending_polls = state, pending_polls
+        return ApiFailure(503, BACKGROUND_503)
+    return join
+
+
+def test_an_accepted_join_finishing_in_the_background_is_not_tried_elsewhere(engine, swarm_a, run_module):
+    engine.fail_next("POST /swarm/join", accepted_then(swarm_a, "active", pending_polls=2))
+    res = run_module(MAIN, args(swarm_a, join_token=swarm_a.manager_token, remote_addrs=["10.1.0.11", "10.9.9.9"]))
+    assert res.changed and not res.failed and res["joined_via"] == A_ADDR
+    assert engine.requests.count("POST /swarm/join") == 1 and "POST /swarm/leave" not in engine.requests
+
+
+def test_an_accepted_join_that_stays_pending_is_not_left(engine, swarm_a, run_module):
+    """Campaign seed 7 sequence 29: a manager accepted into the raft is a member from then on; leaving and joining
+    through the next address added a second member, and the two unreachable ones cost the quorum."""
+    engine.fail_next("POST /swarm/join", accepted_then(swarm_a, "pending"))
+    res = run_module(MAIN, args(swarm_a, join_token=swarm_a.manager_token, remote_addrs=["10.1.0.11", "10.9.9.9"],
+                                wait_timeout=4))
+    assert res.failed and res["error_type"] == "JoinFailed"
+    assert f"accepted this node (node {engine.node_id}, through {A_ADDR})" in res["msg"]
+    assert "was not made to leave" in res["msg"]
+    assert engine.requests.count("POST /swarm/join") == 1 and "POST /swarm/leave" not in engine.requests
+    assert engine.state == "pending"
