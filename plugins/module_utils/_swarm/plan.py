@@ -539,6 +539,19 @@ def find_stale(inv: Inventory, local: Mapping[str, Mapping[str, Any]], nodes: Se
     return out
 
 
+def join_through(nodes: Sequence[Mapping[str, Any]], control_id: str, avoid: set[str], fallback: list[str]
+                 ) -> list[str]:
+    """The addresses the joins of a run go through: the raft addresses of the reachable managers the control
+    manager lists, its own first, without the entries in ``avoid`` (node IDs of managers that move, are cut off,
+    leave or are pruned in this run). A join through an address that is gone waits out the Engine's 20 s and
+    goes on in the background; one through a manager that is about to leave fails. ``fallback`` (the control
+    engine's own list) when the node list gives none: a swarm created in this run, or no list read."""
+    managers = [n for n in nodes if n.get("role") == "manager" and n.get("manager_reachability") == "reachable"
+                and n.get("manager_addr") and n.get("id") not in avoid]
+    managers.sort(key=lambda n: n.get("id") != control_id)
+    return list(dict.fromkeys(_text(n["manager_addr"]) for n in managers)) or fallback
+
+
 def stale_entry(node: Mapping[str, Any]) -> dict[str, str]:
     """A node entry to prune, as plan.stale lists it."""
     return {"id": _text(node.get("id")), "hostname": _text(node.get("hostname")), "role": _text(node.get("role")),
@@ -716,8 +729,8 @@ def make_plan(inv: Inventory, probes: Mapping[str, Mapping[str, Any]], unlocked:
                              f"{plan.swarm_id}, or removed from it). Nothing was changed. Make them leave, or set "
                              "docker_swarm_force_rejoin: true to move them.")
         return plan
-    remote = _manager_addrs(local.get(plan.control) or {})
-    plan.remote_addrs = remote or [with_port(plan.addrs.get(plan.control, ""), SWARM_PORT)]
+    remote = _manager_addrs(local.get(plan.control) or {}) or [with_port(plan.addrs.get(plan.control, ""), SWARM_PORT)]
+    plan.remote_addrs = remote
 
     unprobed = [h for h in dict.fromkeys([*inv.managers, *inv.workers]) if h not in local]
     plan.unprobed_keys = [k for h in unprobed if h in inv.hosts
@@ -753,6 +766,9 @@ def make_plan(inv: Inventory, probes: Mapping[str, Mapping[str, Any]], unlocked:
             return plan
     joiners = set(plan.manager_joiners) | set(plan.worker_joiners)
     pruned = {e["id"] for e in plan.stale}
+    away = {plan.node_ids[h] for h in [*cut, *plan.rejoin, *(st["host"] for st in plan.readdress)]
+            if h in plan.node_ids}
+    plan.remote_addrs = join_through(nodes, plan.node_ids.get(plan.control, ""), pruned | away, remote)
     plan.replaces = {h: stale_entry(by_id[plan.node_ids[h]]) for h in [*plan.manager_joiners, *plan.worker_joiners]
                      if plan.node_ids.get(h) in by_id and plan.node_ids[h] not in pruned}
     moving = {st["host"] for st in plan.readdress}
@@ -801,6 +817,7 @@ def make_plan(inv: Inventory, probes: Mapping[str, Mapping[str, Any]], unlocked:
         plan.preflight_listeners, plan.preflight = preflight_targets(inv, plan, local, addresses)
     silent = silent_managers(inv, plan.as_dict(), probes)
     plan.recheck = list(silent)
+    plan.warnings += join_warnings(plan, nodes, pruned, moving, host_by_id)
     plan.warnings = [*plan_warnings(inv, local), *plan.warnings,
                      *(f"{h}: its engine reports a swarm error ({err}); the health check reads it again before it "
                        "judges the swarm" for h, err in silent.items())]
@@ -883,6 +900,27 @@ def preflight_message(problems: Sequence[str]) -> str:
     return ("Preflight failed: " + "; ".join(problems) + ". Swarm needs 2377/tcp to every manager and 7946/tcp+udp "
             "and 4789/udp between all hosts: open them in the firewalls between these hosts and run again (or set "
             "docker_swarm_preflight: false to skip this check). Nothing was changed.")
+
+
+def join_warnings(plan: Plan, nodes: Sequence[Mapping[str, Any]], pruned: set[str], moving: set[str],
+                  host_by_id: Mapping[str, str]) -> list[str]:
+    """A manager joins while managers that stay are unreachable, and the quorum of the larger raft needs the
+    joiner until it has caught up (``quorum.join_needs_joiner``; prunes and moves come before the joins)."""
+    if not plan.manager_joiners:
+        return []
+    managers = [n for n in nodes if n.get("role") == "manager" and n.get("id") not in pruned]
+    moved = {plan.node_ids[h] for h in moving if h in plan.node_ids}
+    counts = quorum.ManagerCounts(total=len(managers), reachable=sum(
+        1 for n in managers if n.get("manager_reachability") == "reachable" or n.get("id") in moved))
+    if not quorum.join_needs_joiner(counts):
+        return []
+    away = _join([host_by_id.get(_text(n.get("id"))) or _text(n.get("hostname")) for n in managers
+                  if n.get("manager_reachability") != "reachable" and n.get("id") not in moved])
+    first = plan.manager_joiners[0]
+    return [f"WARNING: {first} joins as a manager while {away} cannot be reached: until {first} has caught up, "
+            f"the swarm holds its quorum ({quorum.quorum_size(counts.total + 1)} of {counts.total + 1} managers) "
+            f"only with it. If its join fails, bring {away} back, or remove its entry (playbooks/remove_node.yml), "
+            "before running again."]
 
 
 def plan_warnings(inv: Inventory, local: Mapping[str, Mapping[str, Any]]) -> list[str]:

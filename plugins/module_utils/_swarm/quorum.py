@@ -84,3 +84,10 @@ def away_keeps_quorum(counts: ManagerCounts, node_reachable: bool = True) -> boo
     """One manager goes away for a while (see ``while_away``): do the others keep a quorum meanwhile?
     Fewer than 3 managers never do: 1 of 1 away leaves 0, 1 of 2 left is below the quorum of 2."""
     return while_away(counts, node_reachable).has_quorum
+
+
+def join_needs_joiner(counts: ManagerCounts) -> bool:
+    """A manager joins: from the moment the raft adds it until it has caught up it is a member that is not
+    reachable. Does the quorum of the larger raft then need it? Only when managers are unreachable already (with
+    all of them reachable, only the second manager of a swarm does: 1 of 2, which every swarm goes through)."""
+    return counts.unreachable > 0 and counts.reachable < quorum_size(counts.total + 1)

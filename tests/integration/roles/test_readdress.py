@@ -11,6 +11,9 @@ inventory follows and site.yml runs:
   old entry, join again: its engine, too, keeps advertising the old address otherwise);
 * adr1-m3, host first, with a ``--check`` run before: it prints the same move and changes nothing.
 
+Then (campaign seed 7 sequence 29) adr1-m1 moves again, host first, while the worker, made to leave, joins as a
+fourth manager in the same run: the move comes before the join, and no sample falls below the quorum.
+
 A sampler reads the swarm every second from the first manager that answers (over the engines' unix sockets,
 not the lab network): running replicas, reachable managers, the cluster ID. After each move: 3 reachable
 managers at the new addresses, one cluster. At the end site.yml and ``--check --diff`` change nothing. The
@@ -26,6 +29,7 @@ from typing import Any
 
 import hivelab
 import pytest
+import yaml
 from test_site import playbook, write_inventory
 from test_upgrade import Sampler, wait_for
 
@@ -61,6 +65,7 @@ class ServiceSampler(Sampler):
             except (hivelab.LabError, OSError, KeyError, ValueError):
                 continue
             views.append({"via": manager, "cluster": info["Swarm"]["Cluster"]["ID"],
+                          "managers": sum(1 for n in nodes if n.get("ManagerStatus")),
                           "reachable": sum(1 for n in nodes
                                            if (n.get("ManagerStatus") or {}).get("Reachability") == "reachable"),
                           "web": sum(1 for t in tasks if t["Status"]["State"] == "running"
@@ -208,3 +213,55 @@ def test_a_rerun_changes_nothing(inv: Path) -> None:
 
 def test_check_diff_changes_nothing(inv: Path) -> None:
     assert playbook(inv, "--check", "--diff", name="--check --diff after the moves").ok().changed == 0
+
+
+def test_a_manager_moves_while_a_new_manager_joins(lab: hivelab.Lab, inv: Path) -> None:
+    """Campaign seed 7 sequence 29: a manager's address goes away (host first) and a new manager joins in the
+    same run. The move comes first: a manager joining while the moved one is unreachable makes the raft need the
+    joiner for its quorum (3 of 4), and its join went through the lost address first (20 s each, then on in the
+    background). Before, the joins came first: the join timed out through every address, each attempt left one
+    more unreachable member, and the swarm lost its quorum."""
+    host, new = MANAGERS[0], f"198.18.{NET}.31"
+    lab.docker(WORKER, "swarm", "leave", "--force")  # the worker comes back as a new manager
+    lab.readdress(host, new)
+    wait_for("a leader among the managers that kept their address",
+             lambda: ServiceSampler(lab)._read() is not None, timeout=90)
+    write_inventory(lab, inv)
+    data = yaml.safe_load(inv.read_text())
+    groups = data["all"]["children"]["docker_swarm"]["children"]
+    groups["docker_swarm_manager"]["hosts"][WORKER] = groups["docker_swarm_worker"]["hosts"].pop(WORKER)
+    inv.write_text(yaml.safe_dump(data))
+    sampler = ServiceSampler(lab)
+    with sampler:
+        run = playbook(inv, name=f"move {host} while {WORKER} joins as a manager")
+    (inv.parent / "move-and-join.log").write_text(run.out)
+    run.ok()
+    moved = run.out.index(f"Re-address | Join again with the new address {host}")
+    joined = run.out.index(f"Join managers | Join as manager {WORKER}")
+    assert moved < joined, "the new manager joined before the moved one was back"
+    addrs = {**{h: lab.host(h).ip for h in MANAGERS}, WORKER: lab.host(WORKER).ip}
+    wait_for("4 reachable managers at their addresses", lambda: settled4(lab, addrs), timeout=60)
+    summary = sampler.summary()
+    # reachable managers minus the quorum of the listed ones, lowest sample (a manager counted before it is
+    # reachable: the joiner, the moved one between its join and its first heartbeat)
+    margins = [s["reachable"] - (s["managers"] // 2 + 1) for s in sampler.samples if s["via"]]
+    summary["min_quorum_margin"] = min(margins, default=None)
+    RESULTS["move and join"] = {"run s": round(run.seconds, 1), "changed": run.changed, "sampled": summary}
+    print(f"[move {host} while {WORKER} joins] {json.dumps(RESULTS['move and join'])}")
+    assert summary["clusters"] and len(summary["clusters"]) == 1, summary
+    assert summary["min_quorum_margin"] is not None and summary["min_quorum_margin"] >= 0, summary
+    assert playbook(inv, name="re-run after the move and the join").ok().changed == 0
+
+
+def settled4(lab: hivelab.Lab, addrs: dict[str, str]) -> bool:
+    """``settled`` for the managers in ``addrs`` (the worker that became one included)."""
+    for manager in MANAGERS:
+        try:
+            nodes = lab.api(manager, "GET", "/nodes", timeout=5)
+        except (hivelab.LabError, OSError):
+            continue
+        managers = {n["Description"]["Hostname"]: n for n in nodes if n.get("ManagerStatus")}
+        return ({h: m["ManagerStatus"]["Addr"] for h, m in managers.items()}
+                == {h: f"{a}:2377" for h, a in addrs.items()}
+                and all(m["ManagerStatus"]["Reachability"] == "reachable" for m in managers.values()))
+    return False

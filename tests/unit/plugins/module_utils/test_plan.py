@@ -1295,6 +1295,52 @@ def test_a_leader_cut_off_by_its_lost_address_is_not_the_control_manager():
     assert plan.readdress == [step("m1", "m2", raft("m2"))]
 
 
+def test_joins_go_through_reachable_managers_that_stay():
+    """Campaign seed 7 sequence 29: m1's address went away and m4 joins as a manager in the same run. The control
+    engine still lists m1's old raft address among its remote managers; a join through it waits out the Engine's
+    20 s and goes on in the background. The joins go through the reachable managers that stay, the control one
+    first."""
+    inv = inventory(["m1", "m2", "m3", "m4"], ["w1"],
+                    hostvars={"m1": {"ansible_host": MOVED["m1"], "advertise_addr": MOVED["m1"]}})
+    plan = p.make_plan(inv, {**M1_GONE_PROBES, **inactive("m4")})
+    assert plan.refusals == [] and plan.control == "m2" and plan.manager_joiners == ["m4"]
+    assert [st["host"] for st in plan.readdress] == ["m1"]
+    assert plan.remote_addrs == [raft("m2"), raft("m3")]
+
+
+def test_joins_skip_an_unreachable_manager():
+    down = {"state": "down", "manager_reachability": "unreachable"}
+    nodes = members(["m1", "m2", "m3"], ["w1"], leader="m2", m3=down)
+    probes = {**without(swarm(["m1", "m2", "m3"], ["w1"], nodes=nodes), "m3"), **inactive("w2")}
+    plan = p.make_plan(inventory(["m1", "m2", "m3"], ["w1", "w2"], play=["m1", "m2", "w1", "w2"]), probes)
+    assert plan.refusals == [] and plan.worker_joiners == ["w2"] and plan.manager_joiners == []
+    assert plan.remote_addrs == [raft("m1"), raft("m2")]
+
+
+def test_a_manager_joining_while_another_is_down_is_warned_about():
+    down = {"state": "down", "manager_reachability": "unreachable"}
+    nodes = members(["m1", "m2", "m3"], ["w1"], m3=down)
+    probes = {**without(swarm(["m1", "m2", "m3"], ["w1"], nodes=nodes), "m3"), **inactive("m4")}
+    plan = p.make_plan(inventory(["m1", "m2", "m3", "m4"], ["w1"], play=["m1", "m2", "m4", "w1"]), probes)
+    assert plan.refusals == [] and plan.manager_joiners == ["m4"]
+    assert ("WARNING: m4 joins as a manager while m3 cannot be reached: until m4 has caught up, the swarm holds its "
+            "quorum (3 of 4 managers) only with it. If its join fails, bring m3 back, or remove its entry "
+            "(playbooks/remove_node.yml), before running again.") in plan.warnings
+    healthy_probes = {**swarm(["m1", "m2", "m3"], ["w1"]), **inactive("m4")}
+    healthy = p.make_plan(inventory(["m1", "m2", "m3", "m4"], ["w1"]), healthy_probes)
+    assert healthy.manager_joiners == ["m4"] and not any("joins as a manager" in w for w in healthy.warnings)
+    moved = p.make_plan(inventory(["m1", "m2", "m3", "m4"], ["w1"], hostvars={
+        "m1": {"ansible_host": MOVED["m1"], "advertise_addr": MOVED["m1"]}}), {**M1_GONE_PROBES, **inactive("m4")})
+    assert moved.manager_joiners == ["m4"] and not any("joins as a manager" in w for w in moved.warnings)
+
+
+def test_joins_fall_back_to_the_control_engine_when_the_list_names_no_manager():
+    assert p.join_through([], "node-m1", set(), ["10.0.1.1:2377"]) == ["10.0.1.1:2377"]
+    listed = members(["m1", "m2"], leader="m1")
+    assert p.join_through(listed, "node-m2", {"node-m1"}, ["x"]) == [raft("m2")]
+    assert p.join_through(listed, "node-m2", set(), ["x"]) == [raft("m2"), raft("m1")]
+
+
 def test_readdress_refused_when_the_others_lack_quorum():
     nodes = members(["m1", "m2", "m3"], ["w1"], leader="m2", m1={"manager_reachability": "unreachable"},
                     m3={"state": "down", "manager_reachability": "unreachable"})

@@ -56,3 +56,15 @@ def test_away_keeps_quorum(total, reachable, node_reachable, after, ok):
 def test_away_of_a_reachable_manager_is_judged_like_a_leave(reachable, unreachable):
     counts = q.ManagerCounts(reachable + unreachable, reachable)
     assert q.away_keeps_quorum(counts) is q.leave_keeps_quorum(counts)
+
+
+@pytest.mark.parametrize(("total", "reachable", "needs"), [
+    (1, 1, False),  # the second manager of a swarm: every swarm goes through 1 of 2
+    (3, 3, False),  # 3 of 4 while the fourth catches up
+    (3, 2, True),   # campaign seed 7 sequence 29 before the move came first: 2 of 4
+    (4, 3, False),  # 3 of 5
+    (5, 3, True),   # 3 of 6
+    (2, 1, True),
+])
+def test_join_needs_joiner(total, reachable, needs):
+    assert q.join_needs_joiner(q.ManagerCounts(total, reachable)) is needs
