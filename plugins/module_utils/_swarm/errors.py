@@ -271,6 +271,12 @@ _API_ERROR_TABLE: tuple[tuple[Optional[int], str, type[SwarmError], Optional[str
     (None, "does not have a leader", NoLeader,
      "More than half of the managers must be up and reachable; recover them, or re-create the swarm from one "
      "manager with swarm_init force_new_cluster=true."),
+    # swarmkit's ErrLostLeadership: the leader stepped down while the change was proposed (an election). Asked
+    # again like a refusal without a leader; the change may have been applied meanwhile: an update sent again
+    # with the version read before is refused as out of sequence and read again, a removal finds no node.
+    (None, "lost leader status", NoLeader,
+     "The leader changed while the request was in flight; more than half of the managers must be up and "
+     "reachable for a new one to stay elected."),
     (None, "last manager", QuorumError, None),
     (None, "ambiguous", AmbiguousNode, None),
     (None, "is not down and can't be removed", NodeNotDown, None),

@@ -790,6 +790,19 @@ def test_no_leader_is_asked_again_within_leader_wait(engine, three_nodes):
     assert sent["Availability"] == "pause" and w1["Spec"]["Availability"] == "pause"
 
 
+def test_a_demotion_dropped_by_a_leader_change_is_sent_again(engine, three_nodes):
+    """Campaign seed 7 sequence 54: 'node lost leader status' in the middle of a demotion."""
+    _swarm, w1 = three_nodes
+    client = make(engine)
+    with_clock(client)
+    client.leader_wait = 10
+    lost = "rpc error: code = Unknown desc = raft: failed to process the request: node lost leader status"
+    engine.fail_next("POST /nodes/{id}/update", ApiFailure(500, lost))
+    _result, sent = client.update_node(w1["ID"], lambda spec: {**spec, "Availability": "drain"})
+    assert sent["Availability"] == "drain" and w1["Spec"]["Availability"] == "drain"
+    assert engine.count("POST /nodes/{id}/update") == 2
+
+
 def test_no_leader_fails_at_once_without_leader_wait(engine, three_nodes):
     client = make(engine)
     clock = with_clock(client)

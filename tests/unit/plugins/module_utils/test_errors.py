@@ -21,6 +21,8 @@ CASES = [
      e.QuorumError),
     (503, "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers "
           "are online.", e.NoLeader),
+    (500, "rpc error: code = Unknown desc = raft: failed to process the request: node lost leader status",
+     e.NoLeader),
     (400, "node name \"w1\" is ambiguous and matches 2 nodes", e.AmbiguousNode),
     (500, "rpc error: code = Unknown desc = remote CA does not match fingerprint. Expected: abc", e.WrongSwarm),
     (500, "invalid join token", e.InvalidParameter),
