@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 import relkit
 import yaml
-from relkit import ALL, MANAGERS
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -118,7 +117,7 @@ def test_quorum_refusals_then_converge_with_first_manager_down(converged: Any, r
     assert listed["rel1-w1"]["Spec"]["Labels"] == {"quorum": "test"}
     assert {relkit.swarm_of(lab, m)["Cluster"]["ID"] for m in ("rel1-m2", "rel1-m3")} == {cluster}
     lab.start("rel1-m1")
-    relkit.poll("rel1-m1 back, swarm healthy", lambda: relkit.healthy(lab, ALL, MANAGERS) is None, 90)
+    note = relkit.back_healthy(lab, "rel1-m1 back, swarm healthy", 90)
     assert relkit.swarm_of(lab, "rel1-m1")["Cluster"]["ID"] == cluster
     case.observe(f"rel1-m1 reported ('{msg[:70]}...'), label applied through rel1-m2/m3, one cluster; rel1-m1 "
-                 "started: healthy, same cluster")
+                 f"started: healthy, same cluster{note}")
