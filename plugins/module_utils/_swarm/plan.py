@@ -513,10 +513,16 @@ def find_stale(inv: Inventory, local: Mapping[str, Mapping[str, Any]], nodes: Se
     entry is stale when no live host reports its ID and either it is not ready and has the hostname or
     address of a probed host, or it is a manager whose raft address is a probed host's address (right after
     a rebuild the old entry may still look ready). With docker_swarm_prune_down_nodes every other ``down``
-    entry no probed host reports is stale too, unless it may be an inventory host that was not probed."""
+    entry no probed host reports is stale too, unless it may be an inventory host that was not probed.
+    An entry with both the hostname and the address of a probed host that is out of the swarm or in it under
+    another node ID is that host's former membership whatever its state: a member that has just left is still
+    listed ready until its heartbeat runs out, longer after a change of leader (the new leader gives every node a
+    grace period)."""
     s = inv.settings
     live = set(node_ids.values())
     names = set(local) | {v.get("hostname") for v in local.values() if v.get("hostname")}
+    former = {(v.get("hostname"), addrs.get(h)) for h, v in local.items()
+              if v.get("state") in ("inactive", "active") and v.get("hostname") and addrs.get(h)}
     node_addrs = {v["node_addr"] for v in local.values() if v.get("node_addr")}
     known_addrs = {addrs[h] for h in local if addrs.get(h)} | node_addrs
     unprobed = set(unprobed_keys)
@@ -532,7 +538,8 @@ def find_stale(inv: Inventory, local: Mapping[str, Mapping[str, Any]], nodes: Se
         maybe_kept = n.get("hostname") in kept or n.get("addr") in kept or bool(raft_ip and raft_ip in kept)
         looks_like_probed = n.get("hostname") in names or n.get("addr") in known_addrs
         rebuilt = not maybe_kept and ((n.get("state") != "ready" and looks_like_probed)
-                                      or bool(raft_ip and raft_ip in known_addrs))
+                                      or bool(raft_ip and raft_ip in known_addrs)
+                                      or (n.get("hostname"), n.get("addr")) in former)
         plain_down = n.get("state") == "down" and not maybe_kept
         if (s.prune_stale_nodes and rebuilt) or (s.prune_down_nodes and plain_down):
             out.append(stale_entry(n))
