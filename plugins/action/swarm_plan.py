@@ -274,6 +274,17 @@ class ActionModule(BackupStages, StagedAction):
                 os.kill(pid, signal.SIGTERM)
             except OSError:
                 pass
+        if not _alive(me.pid, me.start):
+            # The run was interrupted while it took the lock: its ansible-playbook process is gone, and this worker
+            # lives on (Ansible's workers run in a session of their own: a kill of the run's process group does not
+            # reach them). Nobody will use the lock; dropping its lease would make the next run wait for
+            # docker_swarm_lock_stale. Release it (when that fails, the lease is left to run out).
+            try:
+                self._low_level_execute_command(LOCK_BREAK % {"path": shlex.quote(path), "old": shlex.quote(owner)},
+                                                executable="/bin/sh")
+            except AnsibleConnectionFailure:
+                pass
+            return []
         try:
             self._low_level_execute_command(LOCK_UNLEASE % {"path": shlex.quote(path), "owner": shlex.quote(owner)},
                                             executable="/bin/sh")

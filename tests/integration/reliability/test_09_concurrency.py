@@ -87,12 +87,19 @@ def test_a_killed_runs_lock_is_taken_over_from_another_controller(converged: Any
     run = relkit.finish_playbook(run_started, "after the run killed on ctl-b").ok()
     broke = re.search(r"broke the lock: its lease was last renewed (\d+)s ago \(abandoned after 20s\): "
                       rf"\S+@ctl-b \(process {proc.pid}\) is gone", run.out)
-    assert broke, run.out[-3000:]
+    if broke:
+        how = f"took the lock over {takeover:.1f}s after the kill (lease {broke[1]}s old)"
+    else:
+        # Killed before its first lease renewal: the worker that took the lock (Ansible's workers run in a session
+        # of their own and outlive the kill) found its run gone and released the lock; it is never left without a
+        # lease (that waited for docker_swarm_lock_stale in one gating run).
+        assert "broke the lock" not in run.out and "no lease" not in run.out, run.out[-3000:]
+        how = f"found the lock released by the killed run's own worker and took it {takeover:.1f}s after the kill"
     assert takeover < 30, takeover
     assert run.changed == 0 and relkit.healthy(lab, ALL, MANAGERS) is None
     assert not lock_owner(lab), "the lock was not released"
-    case.observe(f"the next run took the lock over {takeover:.1f}s after the kill (lease {broke[1]}s old) and "
-                 f"converged in {run.seconds:.0f}s (changed=0); the lock was released at its end")
+    case.observe(f"the next run {how} and converged in {run.seconds:.0f}s (changed=0); the lock was released at "
+                 "its end")
 
 
 def test_two_live_runs_from_two_controllers_are_serialized(

@@ -437,11 +437,25 @@ def test_lock_taken_at_once_starts_the_lease_renewer(renewers: list[dict[str, An
 def test_a_lease_that_cannot_be_renewed_falls_back_to_the_stale_rule(
         monkeypatch: pytest.MonkeyPatch, renewers: list[dict[str, Any]]) -> None:
     monkeypatch.setattr(action_mod._lease, "start", lambda *a: (None, False))
+    monkeypatch.setattr(action_mod, "_alive", lambda pid, start: True)  # the run lives
     act, sent = lock_action([{"rc": 0, "stdout": "taken\n"}])
     result = act.run(task_vars=lock_vars())
     assert result["held"] is True and result["lease"]["renewed"] is False
     assert 'rm -f "$lock/lease"' in sent[-1] and "= 'me@here pid 1 start 2 t 3' ]" in sent[-1]
     assert "could not be renewed from this controller" in result["msg"]
+
+
+def test_a_run_interrupted_while_it_takes_the_lock_releases_it(
+        monkeypatch: pytest.MonkeyPatch, renewers: list[dict[str, Any]]) -> None:
+    """The run's ansible-playbook process was killed while its worker (a session of its own) took the lock: the
+    first renewal finds the run gone. The lock is released, not left without a lease (reliability case 19 waited
+    for docker_swarm_lock_stale in a gating run)."""
+    monkeypatch.setattr(action_mod._lease, "start", lambda *a: (None, False))
+    monkeypatch.setattr(action_mod, "_alive", lambda pid, start: False)
+    act, sent = lock_action([{"rc": 0, "stdout": "taken\n"}])
+    act.run(task_vars=lock_vars())
+    assert 'rm -rf "$lock"' in sent[-1] and "= 'me@here pid 1 start 2 t 3' ]" in sent[-1]
+    assert not any('rm -f "$lock/lease"' in cmd for cmd in sent)
 
 
 def test_lock_without_a_fresh_lease_of_another_controller_is_taken_over(renewers: list[dict[str, Any]]) -> None:
