@@ -301,6 +301,14 @@ def listed_down_while_running(lab: hivelab.Lab, hosts: Iterable[str], managers: 
     return out
 
 
+def restart_listed_down(lab: hivelab.Lab) -> list[str]:
+    """Restart (lab.restart) each engine of the five hosts that listed_down_while_running finds; returns them."""
+    stuck = listed_down_while_running(lab, ALL, MANAGERS)
+    for h in stuck:
+        lab.restart(h)
+    return stuck
+
+
 def back_healthy(lab: hivelab.Lab, what: str, timeout: float = 90) -> str:
     """Poll until the five hosts are one healthy swarm. When the deadline passes with a node listed down while
     its engine runs (listed_down_while_running: the Engine's, not the product's, and no site.yml run changes it),
@@ -310,12 +318,9 @@ def back_healthy(lab: hivelab.Lab, what: str, timeout: float = 90) -> str:
         poll(what, lambda: healthy(lab, ALL, MANAGERS) is None, timeout)
         return ""
     except AssertionError:
-        stuck = listed_down_while_running(lab, ALL, MANAGERS)
+        stuck = restart_listed_down(lab)
         if not stuck:
             raise
-    for h in stuck:
-        lab.stop(h)
-        lab.start(h)
     poll(f"{what} (after restarting {', '.join(stuck)})", lambda: healthy(lab, ALL, MANAGERS) is None, timeout)
     return (f" (the Engine listed {', '.join(stuck)} down for {timeout:.0f} s while it ran: restarted once more, "
             "then healthy)")
@@ -333,12 +338,9 @@ def ensure_converged(lab: hivelab.Lab, inventory: Path) -> None:
             lab.heal(h)
         if not lab.engine_up(h):
             lab.start(h)
-    stuck = listed_down_while_running(lab, ALL, MANAGERS)
+    stuck = restart_listed_down(lab)
     if stuck:
-        print(f"restarting the engines listed down while they run: {stuck}")
-        for h in stuck:
-            lab.stop(h)
-            lab.start(h)
+        print(f"restarted the engines listed down while they ran: {stuck}")
     playbook(inventory, name="converge (set-up)").ok()
     problem = healthy(lab, ALL, MANAGERS)
     assert problem is None, problem
